@@ -1,0 +1,94 @@
+// Configuration: every directive of SPEC §8, parsed from a redis.conf-style
+// file and `--directive value` arguments, validated, and readable and settable
+// by name for CONFIG GET / CONFIG SET.
+//
+// Parsing never exits the process; it returns a Status whose message names
+// the directive (and, for files, the line), and main() turns it into exit 1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lockd/status.h"
+
+namespace lockd {
+
+enum class AppendFsync { kAlways, kEverySec, kNo };
+enum class LogLevel { kDebug, kVerbose, kNotice, kWarning, kNothing };
+
+// One class of client-output-buffer-limit: close the client when its pending
+// output passes `hard_bytes`, or stays above `soft_bytes` for `soft_seconds`.
+// Zero disables a limit.
+struct OutputLimit {
+  int64_t hard_bytes = 0;
+  int64_t soft_bytes = 0;
+  int64_t soft_seconds = 0;
+};
+
+struct Config {
+  int port = 6379;
+  std::vector<std::string> bind = {"127.0.0.1", "-::1"};  // '-' prefix: skip if unavailable
+  std::string unixsocket;                                 // empty: none
+  int unixsocketperm = 0;                                 // octal; 0: default umask
+  std::string requirepass;                                // empty: no AUTH needed
+  int64_t maxclients = 10000;
+  int64_t timeout = 0;         // seconds idle before a client is closed; 0: never
+  int64_t tcp_keepalive = 300;  // seconds; 0: off
+  std::string dir = ".";
+  bool appendonly = false;  // the log arrives with the durability work
+  std::string appendfilename = "appendonly.aof";
+  AppendFsync appendfsync = AppendFsync::kAlways;
+  bool aof_load_truncated = true;
+  int64_t auto_aof_rewrite_percentage = 100;
+  int64_t auto_aof_rewrite_min_size = 64LL * 1024 * 1024;
+  int64_t lua_time_limit = 5000;  // ms
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+  OutputLimit output_limit_normal{0, 0, 0};
+  OutputLimit output_limit_replica{256LL * 1024 * 1024, 64LL * 1024 * 1024, 60};
+  OutputLimit output_limit_pubsub{32LL * 1024 * 1024, 8LL * 1024 * 1024, 60};
+  LogLevel loglevel = LogLevel::kNotice;
+  std::string logfile;  // empty: standard output
+  std::string pidfile;  // empty: none
+  bool daemonize = false;
+  int64_t lock_max_waiters = 10000;
+};
+
+// What the command line asked for besides configuration.
+enum class CommandLineAction { kRun, kVersion, kHelp };
+
+// Parses `lockd-server [config-file] [--directive value ...]` into `*config`
+// (starting from defaults): the file first, then the overrides in order. A
+// config file argument of "-" reads standard input, as redis-server does.
+Status ParseCommandLine(int argc, const char* const* argv, Config* config,
+                        CommandLineAction* action);
+
+// Parses redis.conf text ("directive arg ..." lines, '#' comments, quoted
+// arguments as redis.conf allows). `origin` names the source in errors.
+Status ParseConfigText(std::string_view text, std::string_view origin, Config* config);
+
+// Sets one directive from its arguments, validating them. Names are
+// case-insensitive.
+Status ApplyDirective(Config* config, std::string_view name, const std::vector<std::string>& args);
+
+// CONFIG GET: every (name, value) pair whose name matches the glob `pattern`,
+// values formatted as redis-server formats them.
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern);
+
+// CONFIG SET of one directive at run time: refuses directives that cannot
+// change while running ("can't set immutable config") and invalid values,
+// leaving `config` unchanged on error. The message is Redis's wording for the
+// part after "ERR CONFIG SET failed (possibly related to argument 'x') - ".
+Status ConfigSetAtRuntime(Config* config, std::string_view name, std::string_view value);
+
+// "512mb", "1gb", "100k", "42": bytes (k = 1000, kb = 1024, as redis.conf).
+bool ParseMemory(std::string_view text, int64_t* bytes);
+
+const char* AppendFsyncName(AppendFsync v);
+const char* LogLevelName(LogLevel v);
+
+}  // namespace lockd

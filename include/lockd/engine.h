@@ -1,0 +1,181 @@
+// The lease engine: every lock's state, and nothing else.
+//
+// The engine knows no sockets, RESP or files. Callers pass the current
+// monotonic time into every call; the engine decides, issues fencing tokens
+// from one counter, schedules deadlines on its timing wheel, and reports each
+// state change to a ChangeListener so that it can be logged.
+//
+// Invariants (checked in engine.cc):
+//   - a key has at most one holder; a free key has no entry at all;
+//   - tokens strictly increase across every grant, on every key;
+//   - a lease is held while now < deadline and never reported held after it;
+//   - waiters on a key are served first-come, first-served, and a key that
+//     frees with waiters is granted to the head waiter in the same call.
+//
+// Single-threaded: all calls come from the event loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "lockd/clock.h"
+
+namespace lockd {
+
+using Token = uint64_t;
+
+// The longest lease or wait the engine accepts, in milliseconds. Larger values
+// are refused by the command layer ("invalid expire time"), so that
+// now + ttl never overflows.
+inline constexpr int64_t kMaxTimeoutMillis = int64_t{1} << 42;  // ~139 years
+
+struct EngineOptions {
+  // Number of key partitions, a power of two. Each partition has its own hash
+  // table, so a table resize stalls the loop for 1/partitions of the keys.
+  uint32_t partitions = 64;
+  // lock-max-waiters: the longest wait queue on one key.
+  uint32_t max_waiters_per_key = 10000;
+  // How many timers (expiries, wait timeouts, wheel cascades) one Advance()
+  // call may process before it yields back to the loop.
+  uint32_t timer_budget = 2048;
+};
+
+enum class AcquireOutcome {
+  kGranted,         // the key was free: granted with a new token
+  kReacquired,      // already held by the same holder: deadline reset, token kept
+  kBusy,            // held by another holder and the caller does not wait
+  kQueued,          // held by another holder: the caller waits (see WaitListener)
+  kTooManyWaiters,  // the key's wait queue is full (lock-max-waiters)
+};
+
+// One queued waiter. Opaque; owned by the engine. Valid from the kQueued
+// result until exactly one of these happens: the listener's OnWaitGranted or
+// OnWaitTimedOut is called for it, or the caller calls CancelWait on it.
+struct Waiter;
+
+struct AcquireResult {
+  AcquireOutcome outcome;
+  Token token = 0;           // kGranted, kReacquired
+  Waiter* waiter = nullptr;  // kQueued
+};
+
+// A read-only view of a held lease. The string_views point into engine memory
+// and stay valid only until the next call that can change the engine.
+struct LeaseView {
+  std::string_view key;
+  std::string_view holder;
+  Token token = 0;
+  std::optional<MonoTime> deadline;  // nullopt: no deadline
+  uint32_t waiters = 0;
+};
+
+// What happened to a key, for the log (and later for WATCH). Every change of
+// state is reported; a hand-off is a kFree followed by a kGrant on the same key
+// within the same engine call.
+enum class ChangeKind {
+  kGrant,   // key now held by holder with token and deadline
+  kExtend,  // same holder and token, new deadline (renew, re-acquire)
+  kFree,    // key freed (release, expiry, delete)
+};
+
+enum class FreeCause { kNone, kRelease, kExpire, kDelete };
+
+struct Change {
+  ChangeKind kind;
+  FreeCause cause = FreeCause::kNone;  // kFree only
+  std::string_view key;
+  std::string_view holder;           // kGrant, kExtend
+  Token token = 0;                   // kGrant, kExtend
+  std::optional<MonoTime> deadline;  // kGrant, kExtend
+};
+
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+  virtual void OnChange(const Change& change) = 0;
+};
+
+// Told when a queued waiter's wait ends. Called from inside engine calls
+// (Release, Advance, ...); implementations must only record the outcome (write
+// a reply, mark the client runnable), never call back into the engine.
+class WaitListener {
+ public:
+  virtual ~WaitListener() = default;
+  // The waiter now holds the key with `token`. The Waiter is gone.
+  virtual void OnWaitGranted(void* context, Token token) = 0;
+  // wait_ms passed without a grant. The Waiter is gone.
+  virtual void OnWaitTimedOut(void* context) = 0;
+};
+
+struct EngineStats {
+  uint64_t grants = 0;     // every new token issued (including hand-offs)
+  uint64_t renewals = 0;   // LOCK.RENEW successes and re-acquires by the holder
+  uint64_t releases = 0;   // LOCK.RELEASE successes
+  uint64_t expiries = 0;   // leases freed because their deadline passed
+  uint64_t handoffs = 0;   // grants made to a waiter when a key freed
+  uint64_t wait_timeouts = 0;
+};
+
+class Engine {
+ public:
+  // `waits` must outlive the engine; `changes` may be null.
+  Engine(const EngineOptions& options, WaitListener* waits, ChangeListener* changes);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // LOCK.ACQUIRE. ttl_ms in [1, kMaxTimeoutMillis]; wait_ms in
+  // [0, kMaxTimeoutMillis], 0 meaning do not wait. `wait_context` is handed
+  // back to the WaitListener when a queued wait ends.
+  AcquireResult Acquire(std::string_view key, std::string_view holder, int64_t ttl_ms,
+                        MonoTime now, int64_t wait_ms = 0, void* wait_context = nullptr);
+
+  // LOCK.RENEW: true when `holder` holds `key` with `token`; the deadline
+  // becomes now + ttl_ms and the token is kept.
+  bool Renew(std::string_view key, std::string_view holder, Token token, int64_t ttl_ms,
+             MonoTime now);
+
+  // LOCK.RELEASE: true when `holder` held `key` with `token`; the key is then
+  // handed to its head waiter, if any.
+  bool Release(std::string_view key, std::string_view holder, Token token, MonoTime now);
+
+  // The lease on `key`, if held at `now`. A lease found past its deadline is
+  // expired here (and handed off), exactly as the timer would have done.
+  std::optional<LeaseView> Find(std::string_view key, MonoTime now);
+
+  // Removes a queued waiter (its connection closed, or CLIENT UNBLOCK). The
+  // listener is not called.
+  void CancelWait(Waiter* waiter);
+
+  // Visits up to about `count` slots of the keyspace starting at `cursor` and
+  // calls `visit` for each lease held at `now`; returns the next cursor, 0 when
+  // the scan is complete. A key held for the whole scan is visited at least
+  // once unless the table resized meanwhile (see DESIGN.md).
+  uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
+                const std::function<void(const LeaseView&)>& visit);
+
+  // The timing wheel. NextWakeup() is when Advance() must next run: nullopt
+  // when nothing is scheduled, a time <= now when due work is pending.
+  std::optional<MonoTime> NextWakeup() const;
+  // Fires due deadlines (expiries, wait timeouts) within the timer budget.
+  // Returns true when due work remains and Advance should run again soon.
+  bool Advance(MonoTime now);
+
+  size_t size() const;          // held keys
+  size_t waiter_count() const;  // queued waiters on all keys
+  Token last_token() const;
+  // Replay and restart: the next token issued will be greater than `token`.
+  void RaiseLastToken(Token token);
+  const EngineStats& stats() const;
+  void ResetStats();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lockd

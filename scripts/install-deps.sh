@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lockd needs to build, test and benchmark, and
+# does nothing when they are all present. Debian's redis-server package starts
+# a service on 6379 (lockd's default port) where systemd runs; it is stopped
+# and disabled here, since the benchmark starts its own instance on a free port.
+set -euo pipefail
+
+packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
+          redis-tools redis-server python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+
+# Keep packaged services from starting during the install (policy-rc.d is the
+# Debian hook for this), then restore whatever policy was there before.
+policy=/usr/sbin/policy-rc.d
+had_policy=0
+if [ -e "$policy" ]; then had_policy=1; else
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+fi
+cleanup() { [ "$had_policy" -eq 1 ] || $sudo rm -f "$policy"; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+echo "install-deps: done"

@@ -1,0 +1,47 @@
+// Every error text a client can see, in one place, in Redis's words where
+// Redis has them. Texts include the error code ("ERR", "NOAUTH", ...) but not
+// the leading '-' or the trailing CRLF; ReplyWriter::Error adds those.
+#pragma once
+
+namespace lockd::errors {
+
+// Protocol (the connection is closed after the reply).
+inline constexpr const char* kTooBigInline = "ERR Protocol error: too big inline request";
+inline constexpr const char* kUnbalancedQuotes = "ERR Protocol error: unbalanced quotes in request";
+inline constexpr const char* kTooBigMbulkCount = "ERR Protocol error: too big mbulk count string";
+inline constexpr const char* kInvalidMultibulkLength = "ERR Protocol error: invalid multibulk length";
+inline constexpr const char* kTooBigBulkCount = "ERR Protocol error: too big bulk count string";
+inline constexpr const char* kInvalidBulkLength = "ERR Protocol error: invalid bulk length";
+inline constexpr const char* kUnauthMultibulkLength =
+    "ERR Protocol error: unauthenticated multibulk length";
+inline constexpr const char* kUnauthBulkLength = "ERR Protocol error: unauthenticated bulk length";
+// Formatted with the offending byte: "ERR Protocol error: expected '$', got 'x'".
+inline constexpr const char* kExpectedDollarFormat = "ERR Protocol error: expected '$', got '{}'";
+
+// Connection.
+inline constexpr const char* kMaxClients = "ERR max number of clients reached";
+inline constexpr const char* kNoAuth = "NOAUTH Authentication required.";
+inline constexpr const char* kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr const char* kAuthWithoutPassword =
+    "ERR AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+inline constexpr const char* kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr const char* kDbIndexOutOfRange = "ERR DB index is out of range";
+inline constexpr const char* kUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+inline constexpr const char* kNoSuchClient = "ERR No such client";
+
+// Commands.
+inline constexpr const char* kUnknownCommandFormat =
+    "ERR unknown command '{}', with args beginning with: {}";
+inline constexpr const char* kUnknownSubcommandFormat =
+    "ERR unknown subcommand '{}'. Try {} HELP.";
+inline constexpr const char* kWrongArityFormat = "ERR wrong number of arguments for '{}' command";
+inline constexpr const char* kSyntax = "ERR syntax error";
+inline constexpr const char* kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr const char* kInvalidExpireFormat = "ERR invalid expire time in '{}' command";
+inline constexpr const char* kTimeoutNegative = "ERR timeout is negative";
+inline constexpr const char* kEmptyHolder = "ERR holder must not be empty";
+inline constexpr const char* kMaxWaiters = "MAXWAITERS too many waiters on this key";
+inline constexpr const char* kInvalidCursor = "ERR invalid cursor";
+
+}  // namespace lockd::errors
