@@ -26,6 +26,8 @@ struct OutputLimit {
   int64_t hard_bytes = 0;
   int64_t soft_bytes = 0;
   int64_t soft_seconds = 0;
+
+  bool operator==(const OutputLimit&) const = default;
 };
 
 struct Config {
@@ -35,7 +37,7 @@ struct Config {
   int unixsocketperm = 0;                                 // octal; 0: default umask
   std::string requirepass;                                // empty: no AUTH needed
   int64_t maxclients = 10000;
-  int64_t timeout = 0;         // seconds idle before a client is closed; 0: never
+  int64_t timeout = 0;          // seconds idle before a client is closed; 0: never
   int64_t tcp_keepalive = 300;  // seconds; 0: off
   std::string dir = ".";
   bool appendonly = false;  // the log arrives with the durability work
@@ -55,6 +57,12 @@ struct Config {
   std::string pidfile;  // empty: none
   bool daemonize = false;
   int64_t lock_max_waiters = 10000;
+
+  // Not a directive: the absolute path of the config file named on the
+  // command line (empty when none), for CONFIG REWRITE and INFO's config_file.
+  std::string config_file;
+
+  bool operator==(const Config&) const = default;
 };
 
 // What the command line asked for besides configuration.
@@ -63,27 +71,65 @@ enum class CommandLineAction { kRun, kVersion, kHelp };
 // Parses `lockd-server [config-file] [--directive value ...]` into `*config`
 // (starting from defaults): the file first, then the overrides in order. A
 // config file argument of "-" reads standard input, as redis-server does.
+//
+// As in redis-server, the token after `--name` is always its first argument
+// (so `--requirepass --x` sets the password "--x"), and further arguments run
+// until the next token starting with "--". `-v`/`--version` and
+// `-h`/`--help` set `*action` and return at once. On error `*config` holds
+// the defaults and the message names the directive, or the unreadable file.
 Status ParseCommandLine(int argc, const char* const* argv, Config* config,
                         CommandLineAction* action);
 
+// The text `--help` prints: usage and a pointer to conf/lockd.conf.
+std::string CommandLineUsage(std::string_view program);
+
 // Parses redis.conf text ("directive arg ..." lines, '#' comments, quoted
-// arguments as redis.conf allows). `origin` names the source in errors.
+// arguments as redis.conf allows). `origin` names the source in errors, which
+// read like redis-server's below its "*** FATAL CONFIG FILE ERROR ***" header
+// (main() prints the header):
+//   Reading the configuration file 'lockd.conf', at line 2
+//   >>> 'port "abc"'
+//   Invalid argument 'abc' for 'port': argument couldn't be parsed into an integer
+// Directives apply on top of `*config`, which is changed only on success.
 Status ParseConfigText(std::string_view text, std::string_view origin, Config* config);
 
 // Sets one directive from its arguments, validating them. Names are
-// case-insensitive.
+// case-insensitive. Errors name the directive ("Invalid argument 'x' for
+// 'port': ...", "Bad directive or wrong number of arguments: ..."); on error
+// `*config` is unchanged.
 Status ApplyDirective(Config* config, std::string_view name, const std::vector<std::string>& args);
 
-// CONFIG GET: every (name, value) pair whose name matches the glob `pattern`,
-// values formatted as redis-server formats them.
+// Whether `name` (any case) is a directive, and whether CONFIG SET may change
+// it while the server runs.
+bool IsConfigName(std::string_view name);
+bool IsConfigMutableAtRuntime(std::string_view name);
+
+// CONFIG GET: every (name, value) pair whose name matches the glob `pattern`
+// (case-insensitively, as Redis), values formatted as redis-server formats
+// them. `dir` is shown as stored: main() stores the absolute path after it
+// changes into the directory, which is what redis-server shows.
 std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
                                                            std::string_view pattern);
 
 // CONFIG SET of one directive at run time: refuses directives that cannot
 // change while running ("can't set immutable config") and invalid values,
 // leaving `config` unchanged on error. The message is Redis's wording for the
-// part after "ERR CONFIG SET failed (possibly related to argument 'x') - ".
+// part after "ERR CONFIG SET failed (possibly related to argument 'x') - ",
+// except for an unknown name, whose message is complete after "ERR ":
+// "Unknown option or number of arguments for CONFIG SET - 'x'" (check
+// IsConfigName first to tell the two apart). Directives that take several
+// arguments (client-output-buffer-limit) split `value` on spaces.
 Status ConfigSetAtRuntime(Config* config, std::string_view name, std::string_view value);
+
+// Redis 7's `CONFIG SET name value [name value ...]`: all or nothing. The
+// first unknown name, immutable directive, repeated directive (an alias
+// counts as its directive) or invalid value fails the whole call, leaving
+// `*config` unchanged; `*failed_name` is then the name to put in "possibly
+// related to argument '...'", or empty when the name is unknown (the message
+// is then complete, as for ConfigSetAtRuntime).
+Status ConfigSetManyAtRuntime(Config* config,
+                              const std::vector<std::pair<std::string, std::string>>& pairs,
+                              std::string* failed_name);
 
 // "512mb", "1gb", "100k", "42": bytes (k = 1000, kb = 1024, as redis.conf).
 bool ParseMemory(std::string_view text, int64_t* bytes);

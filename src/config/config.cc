@@ -1,0 +1,200 @@
+// Configuration as text and by name: redis.conf parsing, ApplyDirective,
+// CONFIG GET and CONFIG SET, all driven by the directive table. Errors are
+// returned as Status with Redis's wording; nothing here exits or logs.
+#include "lockd/config.h"
+
+#include <fmt/format.h>
+
+#include "config/directives.h"
+#include "config/split_args.h"
+#include "config/values.h"
+#include "util/glob.h"
+
+namespace lockd {
+namespace {
+
+using config_internal::Directive;
+using config_internal::FindDirective;
+
+std::string JoinArgs(const std::vector<std::string>& args) {
+  std::string out;
+  for (size_t i = 0; i < args.size(); i++) {
+    if (i > 0) out.push_back(' ');
+    out += args[i];
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  constexpr std::string_view kBlanks = " \t\r\n";
+  const size_t begin = s.find_first_not_of(kBlanks);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kBlanks);
+  return s.substr(begin, end - begin + 1);
+}
+
+// Splits CONFIG SET's single value into arguments for a multi-argument
+// directive. Redis splits on single spaces; runs of spaces are taken as one
+// here, which only accepts more.
+std::vector<std::string> SplitOnSpaces(std::string_view value) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < value.size()) {
+    while (i < value.size() && value[i] == ' ') i++;
+    const size_t start = i;
+    while (i < value.size() && value[i] != ' ') i++;
+    if (i > start) out.emplace_back(value.substr(start, i - start));
+  }
+  return out;
+}
+
+Status UnknownForConfigSet(std::string_view name) {
+  return Status::Error(
+      fmt::format("Unknown option or number of arguments for CONFIG SET - '{}'", name));
+}
+
+}  // namespace
+
+Status ApplyDirective(Config* config, std::string_view name, const std::vector<std::string>& args) {
+  const std::string lower = config_internal::ToLowerAscii(name);
+  const Directive* d = FindDirective(lower);
+  if (d == nullptr) {
+    return Status::Error(
+        fmt::format("Bad directive or wrong number of arguments: unknown directive '{}'", lower));
+  }
+  const int count = static_cast<int>(args.size());
+  if (count < d->min_args || (d->max_args >= 0 && count > d->max_args)) {
+    const std::string expected =
+        d->max_args < 0 ? fmt::format("at least {}", d->min_args) : std::to_string(d->min_args);
+    return Status::Error(fmt::format("Wrong number of arguments for '{}' (expected {}, got {})",
+                                     lower, expected, count));
+  }
+  const std::string reason = d->set(config, args);
+  if (!reason.empty()) {
+    return Status::Error(
+        fmt::format("Invalid argument '{}' for '{}': {}", JoinArgs(args), lower, reason));
+  }
+  return Status::Ok();
+}
+
+Status ParseConfigText(std::string_view text, std::string_view origin, Config* config) {
+  Config updated = *config;
+  std::vector<std::string> args;
+  int line_number = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = Trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    line_number++;
+
+    if (line.empty() || line[0] == '#') continue;
+    std::string error;
+    if (!SplitConfigArgs(line, &args)) {
+      error = "Unbalanced quotes in configuration line";
+    } else if (args.empty()) {
+      continue;
+    } else {
+      const std::vector<std::string> rest(args.begin() + 1, args.end());
+      if (Status s = ApplyDirective(&updated, args[0], rest); !s.ok()) error = s.message();
+    }
+    if (!error.empty()) {
+      return Status::Error(
+          fmt::format("Reading the configuration file '{}', at line {}\n"
+                      ">>> '{}'\n{}",
+                      origin, line_number, line, error));
+    }
+  }
+  *config = std::move(updated);
+  return Status::Ok();
+}
+
+bool IsConfigName(std::string_view name) { return FindDirective(name) != nullptr; }
+
+bool IsConfigMutableAtRuntime(std::string_view name) {
+  const Directive* d = FindDirective(name);
+  return d != nullptr && d->runtime_mutable;
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Directive& d : config_internal::AllDirectives()) {
+    if (GlobMatch(pattern, d.name, /*nocase=*/true)) out.emplace_back(d.name, d.get(config));
+  }
+  return out;
+}
+
+Status ConfigSetAtRuntime(Config* config, std::string_view name, std::string_view value) {
+  std::string failed_name;
+  return ConfigSetManyAtRuntime(config, {{std::string(name), std::string(value)}}, &failed_name);
+}
+
+Status ConfigSetManyAtRuntime(Config* config,
+                              const std::vector<std::pair<std::string, std::string>>& pairs,
+                              std::string* failed_name) {
+  // First every name is checked, in order, as Redis does before it touches
+  // any value: unknown, immutable and repeated names fail the whole call.
+  std::vector<const Directive*> directives;
+  for (const auto& [name, value] : pairs) {
+    const Directive* d = FindDirective(name);
+    failed_name->clear();
+    if (d == nullptr) return UnknownForConfigSet(name);
+    *failed_name = name;
+    if (!d->runtime_mutable) return Status::Error("can't set immutable config");
+    for (const Directive* seen : directives) {
+      // An alias writes the same field as its directive: busy-reply-threshold
+      // and lua-time-limit in one call are a repeat.
+      if (std::string_view(config_internal::CanonicalName(*seen)) ==
+          config_internal::CanonicalName(*d)) {
+        return Status::Error("duplicate parameter");
+      }
+    }
+    directives.push_back(d);
+  }
+  // Then the values, on a copy, so that a bad one leaves `*config` untouched.
+  Config updated = *config;
+  for (size_t i = 0; i < pairs.size(); i++) {
+    const Directive* d = directives[i];
+    const std::string& value = pairs[i].second;
+    const std::vector<std::string> args =
+        d->multi_arg ? SplitOnSpaces(value) : std::vector<std::string>{value};
+    *failed_name = pairs[i].first;
+    const std::string reason = d->set(&updated, args);
+    if (!reason.empty()) return Status::Error(reason);
+  }
+  failed_name->clear();
+  *config = std::move(updated);
+  return Status::Ok();
+}
+
+const char* AppendFsyncName(AppendFsync v) {
+  switch (v) {
+    case AppendFsync::kAlways:
+      return "always";
+    case AppendFsync::kEverySec:
+      return "everysec";
+    case AppendFsync::kNo:
+      return "no";
+  }
+  return "unknown";
+}
+
+const char* LogLevelName(LogLevel v) {
+  switch (v) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kVerbose:
+      return "verbose";
+    case LogLevel::kNotice:
+      return "notice";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kNothing:
+      return "nothing";
+  }
+  return "unknown";
+}
+
+}  // namespace lockd
