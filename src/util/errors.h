@@ -29,6 +29,19 @@ inline constexpr const char* kNoProto = "NOPROTO unsupported protocol version";
 inline constexpr const char* kDbIndexOutOfRange = "ERR DB index is out of range";
 inline constexpr const char* kUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 inline constexpr const char* kNoSuchClient = "ERR No such client";
+inline constexpr const char* kProtocolVersionNotInteger =
+    "ERR Protocol version is not an integer or out of range";
+inline constexpr const char* kHelloOptionFormat = "ERR Syntax error in HELLO option '{}'";
+inline constexpr const char* kHelloNoAuth =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+    "RESP protocol version at the same time";
+inline constexpr const char* kBadClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+inline constexpr const char* kBadClientInfo =
+    "ERR {} cannot contain spaces, newlines or special characters.";
+inline constexpr const char* kUnblockReason = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+inline constexpr const char* kUnknownClientType = "ERR Unknown client type '{}'";
 
 // Commands.
 inline constexpr const char* kUnknownCommandFormat =
@@ -40,6 +53,7 @@ inline constexpr const char* kSyntax = "ERR syntax error";
 inline constexpr const char* kNotInteger = "ERR value is not an integer or out of range";
 inline constexpr const char* kInvalidExpireFormat = "ERR invalid expire time in '{}' command";
 inline constexpr const char* kTimeoutNegative = "ERR timeout is negative";
+inline constexpr const char* kTimeoutOutOfRange = "ERR timeout is out of range";
 inline constexpr const char* kEmptyHolder = "ERR holder must not be empty";
 inline constexpr const char* kMaxWaiters = "MAXWAITERS too many waiters on this key";
 inline constexpr const char* kInvalidCursor = "ERR invalid cursor";
