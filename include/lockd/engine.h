@@ -42,6 +42,10 @@ struct EngineOptions {
   // How many timers (expiries, wait timeouts, wheel cascades) one Advance()
   // call may process before it yields back to the loop.
   uint32_t timer_budget = 2048;
+  // Seed of the key hash. 0 (the default) draws one at random when the engine
+  // is built, so that clients cannot aim keys at one table slot (hash
+  // flooding); tests set it to make slot order reproducible.
+  uint64_t hash_seed = 0;
 };
 
 enum class AcquireOutcome {
@@ -102,6 +106,14 @@ class ChangeListener {
 // Told when a queued waiter's wait ends. Called from inside engine calls
 // (Release, Advance, ...); implementations must only record the outcome (write
 // a reply, mark the client runnable), never call back into the engine.
+//
+// Who gets a key is decided as of the moment it freed, however late the call
+// that notices it: a key that frees at F (its deadline, or now on release)
+// goes to the first waiter whose wait had not ended by F; waiters ahead of it
+// whose wait had ended time out. The waiters right behind the new holder with
+// the same holder string are then granted too, with the same token (for them
+// it is a re-acquire). A waiter whose wait has ended may still be counted in
+// LeaseView::waiters until the timer for it runs.
 class WaitListener {
  public:
   virtual ~WaitListener() = default;
@@ -114,6 +126,7 @@ class WaitListener {
 struct EngineStats {
   uint64_t grants = 0;     // every new token issued (including hand-offs)
   uint64_t renewals = 0;   // LOCK.RENEW successes and re-acquires by the holder
+                           // (and same-holder waiters granted after a hand-off)
   uint64_t releases = 0;   // LOCK.RELEASE successes
   uint64_t expiries = 0;   // leases freed because their deadline passed
   uint64_t handoffs = 0;   // grants made to a waiter when a key freed
@@ -155,6 +168,8 @@ class Engine {
   // calls `visit` for each lease held at `now`; returns the next cursor, 0 when
   // the scan is complete. A key held for the whole scan is visited at least
   // once unless the table resized meanwhile (see DESIGN.md).
+  // Leases past their deadline are skipped, not expired; `visit` must not
+  // call into the engine.
   uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
                 const std::function<void(const LeaseView&)>& visit);
 
@@ -163,15 +178,22 @@ class Engine {
   std::optional<MonoTime> NextWakeup() const;
   // Fires due deadlines (expiries, wait timeouts) within the timer budget.
   // Returns true when due work remains and Advance should run again soon.
+  // Timers fire late (at the first Advance at or after their deadline rounded
+  // up to the millisecond), never early.
   bool Advance(MonoTime now);
 
-  size_t size() const;          // held keys
+  // Held keys, counting leases past their deadline that no call has expired
+  // yet (as Redis's DBSIZE counts keys not yet evicted).
+  size_t size() const;
   size_t waiter_count() const;  // queued waiters on all keys
   Token last_token() const;
   // Replay and restart: the next token issued will be greater than `token`.
   void RaiseLastToken(Token token);
   const EngineStats& stats() const;
   void ResetStats();
+  // CONFIG SET lock-max-waiters: applies to waits queued from now on; longer
+  // queues that already exist are left as they are.
+  void set_max_waiters_per_key(uint32_t max_waiters);
 
  private:
   struct Impl;

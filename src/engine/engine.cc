@@ -1,0 +1,229 @@
+// lockd::Engine: the per-key lease state machine (SPEC §1-§2) and the
+// public API around it. Every command first settles the key: a lease found
+// past its deadline is expired and handed off exactly as its timer would
+// have done, so no call ever sees a lease held at or after its deadline.
+//
+//   free  --Acquire--------------------------------> held (new token)
+//   held  --Acquire same holder / Renew-----------> held (deadline reset, token kept)
+//   held  --Acquire other, WAIT>0-----------------> held + a queued waiter
+//   held  --Release / expiry, a live waiter------> held by the waiter (new token)
+//   held  --Release / expiry, no live waiter-----> free (entry removed)
+#include <cstdint>
+#include <utility>
+
+#include "engine/engine_impl.h"
+#include "util/check.h"
+
+namespace lockd {
+
+namespace {
+
+// A Scan cursor is (partition << kCursorSlotBits) | slot; cursor 0 is the
+// start, and no cursor returned mid-scan is 0 (slot 0 of partition 0 is
+// only ever where a scan starts).
+constexpr int kCursorSlotBits = 40;
+constexpr uint64_t kCursorSlotMask = (uint64_t{1} << kCursorSlotBits) - 1;
+
+MonoTime After(MonoTime now, int64_t ms) { return MonoTime{now.us + ms * 1000}; }
+
+}  // namespace
+
+Engine::Impl::Impl(const EngineOptions& options, WaitListener* waits, ChangeListener* changes)
+    : options_(options),
+      waits_(waits),
+      changes_(changes),
+      hasher_(options.hash_seed != 0 ? options.hash_seed : RandomHashSeed()),
+      partition_mask_(options.partitions - 1),
+      queues_(hasher_) {
+  LOCKD_CHECK(waits_ != nullptr);
+  // Partitions are chosen by 16 bits of the hash: a power of two up to 65536.
+  LOCKD_CHECK(options.partitions >= 1 && options.partitions <= 65536 &&
+              (options.partitions & (options.partitions - 1)) == 0);
+  LOCKD_CHECK(options.timer_budget >= 1);
+  tables_.reserve(options.partitions);
+  for (uint32_t i = 0; i < options.partitions; ++i) tables_.emplace_back();
+}
+
+Engine::Impl::~Impl() {
+  // Waiters first: their queues' keys are looked up in nothing here, and the
+  // listener is not told (the engine is going away with its clients).
+  queues_.ForEachWaiter([this](Waiter* waiter) {
+    wheel_.Cancel(&waiter->node);
+    delete waiter;
+  });
+  for (LeaseTable& table : tables_) {
+    table.ScanFrom(0, table.capacity(), [this](LeaseEntry* entry) {
+      wheel_.Cancel(&entry->node);
+      DeleteLeaseEntry(slab_, entry);
+    });
+  }
+}
+
+AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holder, int64_t ttl_ms,
+                                    MonoTime now, int64_t wait_ms, void* wait_context) {
+  LOCKD_CHECK(ttl_ms >= 1 && ttl_ms <= kMaxTimeoutMillis);
+  LOCKD_CHECK(wait_ms >= 0 && wait_ms <= kMaxTimeoutMillis);
+  LOCKD_CHECK(now.us >= 0);
+  Place place = Locate(key);
+  LeaseEntry* entry = ExpireIfDue(place, key, now);
+  if (entry == nullptr) {
+    // Free: grant with a new token. The probe's empty slot is where it goes.
+    entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
+    entry->token = NextToken(0);
+    place.table->InsertAt(place.probe.slot, entry, place.hash);
+    ++size_;
+    ScheduleLease(entry, After(now, ttl_ms), now);
+    ++stats_.grants;
+    EmitHeld(ChangeKind::kGrant, entry);
+    return AcquireResult{.outcome = AcquireOutcome::kGranted, .token = entry->token};
+  }
+  if (entry->holder() == holder) {
+    // A retried acquire by the holder (say, after a lost reply) must not lock
+    // it out: reset the deadline, even if that shortens it; keep the token.
+    wheel_.Cancel(&entry->node);
+    ScheduleLease(entry, After(now, ttl_ms), now);
+    ++stats_.renewals;
+    EmitHeld(ChangeKind::kExtend, entry);
+    return AcquireResult{.outcome = AcquireOutcome::kReacquired, .token = entry->token};
+  }
+  if (wait_ms == 0) return AcquireResult{.outcome = AcquireOutcome::kBusy};
+  return Enqueue(entry, holder, ttl_ms, now, wait_ms, wait_context);
+}
+
+bool Engine::Impl::Renew(std::string_view key, std::string_view holder, Token token, int64_t ttl_ms,
+                         MonoTime now) {
+  LOCKD_CHECK(ttl_ms >= 1 && ttl_ms <= kMaxTimeoutMillis);
+  Place place = Locate(key);
+  if (place.entry == nullptr) return false;
+  // An expired lease cannot be renewed, whoever holds the key after it.
+  if (now >= place.entry->deadline()) {
+    ExpireIfDue(place, key, now);
+    return false;
+  }
+  LeaseEntry* entry = place.entry;
+  if (entry->token != token || entry->holder() != holder) return false;
+  wheel_.Cancel(&entry->node);
+  ScheduleLease(entry, After(now, ttl_ms), now);
+  ++stats_.renewals;
+  EmitHeld(ChangeKind::kExtend, entry);
+  return true;
+}
+
+bool Engine::Impl::Release(std::string_view key, std::string_view holder, Token token,
+                           MonoTime now) {
+  Place place = Locate(key);
+  if (place.entry == nullptr) return false;
+  if (now >= place.entry->deadline()) {
+    ExpireIfDue(place, key, now);
+    return false;
+  }
+  LeaseEntry* entry = place.entry;
+  if (entry->token != token || entry->holder() != holder) return false;
+  ++stats_.releases;
+  EmitFree(FreeCause::kRelease, entry);
+  HandOff(*place.table, place.probe.slot, entry, now, now);
+  return true;
+}
+
+std::optional<LeaseView> Engine::Impl::Find(std::string_view key, MonoTime now) {
+  Place place = Locate(key);
+  LeaseEntry* entry = ExpireIfDue(place, key, now);
+  if (entry == nullptr) return std::nullopt;
+  return View(entry);
+}
+
+LeaseView Engine::Impl::View(const LeaseEntry* entry) const {
+  uint32_t waiters = 0;
+  if (entry->has_waiters()) {
+    // The has-waiters bit means a non-empty queue, never an empty one.
+    const WaitQueue* queue = queues_.Find(entry->key());
+    LOCKD_CHECK(queue != nullptr && queue->size > 0);
+    waiters = queue->size;
+  }
+  return LeaseView{.key = entry->key(),
+                   .holder = entry->holder(),
+                   .token = entry->token,
+                   .deadline = entry->deadline(),
+                   .waiters = waiters};
+}
+
+uint64_t Engine::Impl::Scan(uint64_t cursor, size_t count, MonoTime now,
+                            const std::function<void(const LeaseView&)>& visit) {
+  uint64_t partition = cursor >> kCursorSlotBits;
+  size_t slot = static_cast<size_t>(cursor & kCursorSlotMask);
+  size_t budget = count == 0 ? 1 : count;
+  while (partition < tables_.size()) {
+    const LeaseTable& table = tables_[partition];
+    if (slot < table.capacity()) {
+      // Leases past their deadline are skipped, not expired: the visit must
+      // see a table that does not change under it.
+      size_t next = table.ScanFrom(slot, budget, [&](const LeaseEntry* entry) {
+        if (now < entry->deadline()) visit(View(entry));
+      });
+      if (next < table.capacity()) return (partition << kCursorSlotBits) | next;
+      size_t used = next - slot;
+      budget = used >= budget ? 0 : budget - used;
+    }
+    ++partition;
+    slot = 0;
+    if (budget == 0) break;
+  }
+  return partition < tables_.size() ? partition << kCursorSlotBits : 0;
+}
+
+// --- Engine: the public surface forwards to Impl.
+
+Engine::Engine(const EngineOptions& options, WaitListener* waits, ChangeListener* changes)
+    : impl_(std::make_unique<Impl>(options, waits, changes)) {}
+
+Engine::~Engine() = default;
+
+AcquireResult Engine::Acquire(std::string_view key, std::string_view holder, int64_t ttl_ms,
+                              MonoTime now, int64_t wait_ms, void* wait_context) {
+  return impl_->Acquire(key, holder, ttl_ms, now, wait_ms, wait_context);
+}
+
+bool Engine::Renew(std::string_view key, std::string_view holder, Token token, int64_t ttl_ms,
+                   MonoTime now) {
+  return impl_->Renew(key, holder, token, ttl_ms, now);
+}
+
+bool Engine::Release(std::string_view key, std::string_view holder, Token token, MonoTime now) {
+  return impl_->Release(key, holder, token, now);
+}
+
+std::optional<LeaseView> Engine::Find(std::string_view key, MonoTime now) {
+  return impl_->Find(key, now);
+}
+
+void Engine::CancelWait(Waiter* waiter) { impl_->CancelWait(waiter); }
+
+uint64_t Engine::Scan(uint64_t cursor, size_t count, MonoTime now,
+                      const std::function<void(const LeaseView&)>& visit) {
+  return impl_->Scan(cursor, count, now, visit);
+}
+
+std::optional<MonoTime> Engine::NextWakeup() const {
+  std::optional<int64_t> us = impl_->wheel_.NextWakeup();
+  if (!us) return std::nullopt;
+  return MonoTime{*us};
+}
+
+bool Engine::Advance(MonoTime now) { return impl_->Advance(now); }
+
+size_t Engine::size() const { return impl_->size_; }
+size_t Engine::waiter_count() const { return impl_->waiter_count_; }
+Token Engine::last_token() const { return impl_->last_token_; }
+
+void Engine::RaiseLastToken(Token token) {
+  if (token > impl_->last_token_) impl_->last_token_ = token;
+}
+
+const EngineStats& Engine::stats() const { return impl_->stats_; }
+void Engine::ResetStats() { impl_->stats_ = EngineStats{}; }
+
+void Engine::set_max_waiters_per_key(uint32_t max_waiters) {
+  impl_->options_.max_waiters_per_key = max_waiters;
+}
+
+}  // namespace lockd
