@@ -1,0 +1,22 @@
+// The server: one libuv event loop thread that accepts connections, parses
+// commands, runs them and sends the replies. main() hands it a validated
+// configuration.
+#pragma once
+
+#include <string>
+
+#include "lockd/config.h"
+
+namespace lockd {
+
+struct ServerOptions {
+  std::string executable;   // for INFO
+  std::string config_file;  // for INFO; empty when none
+};
+
+// Serves until SHUTDOWN, SIGTERM or SIGINT. Returns the process exit code: 0
+// after a clean shutdown, 1 when the server could not start (a port in use,
+// a socket path it cannot bind), with the reason logged.
+int RunServer(const Config& config, const ServerOptions& options);
+
+}  // namespace lockd

@@ -1,0 +1,98 @@
+// Commands: the command layer's entry point. It owns the engine, runs each
+// parsed command through the dispatcher (lookup, arity, auth), and delivers
+// the end of blocked waits to their sessions.
+//
+// Flow: net hands over (session, argv) → Execute → handler → engine → reply
+// appended to the session's output buffer. Nothing is written to a socket
+// here; the network layer sends replies before the loop sleeps.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "cmd/command_table.h"
+#include "cmd/server_hooks.h"
+#include "cmd/session.h"
+#include "lockd/clock.h"
+#include "lockd/config.h"
+#include "lockd/engine.h"
+
+namespace lockd {
+
+struct CommandStats {
+  uint64_t commands_processed = 0;
+  uint64_t unknown_commands = 0;
+  uint64_t rejected_calls = 0;  // arity, auth and other dispatcher refusals
+  uint64_t error_replies = 0;
+};
+
+class Commands;
+
+// Everything a handler may touch while it runs.
+struct CommandContext {
+  Commands& commands;
+  Session& session;
+  const std::vector<std::string_view>& argv;
+  const CommandSpec& spec;
+  MonoTime now;
+
+  ReplyWriter& reply() { return session.reply; }
+  Engine& engine();
+  Config& config();
+  ServerHooks& server();
+  size_t argc() const { return argv.size(); }
+  // Replies an error (text from util/errors.h) and counts it for INFO.
+  void Error(std::string_view message);
+};
+
+class Commands final : public WaitListener {
+ public:
+  Commands(Config* config, ServerHooks* server, const Clock* clock);
+  ~Commands() override;
+
+  // Runs one command for `session`. argv is not empty.
+  void Execute(Session& session, const std::vector<std::string_view>& argv, MonoTime now);
+
+  // The session's connection is closing: leave any wait queue.
+  void SessionClosed(Session& session);
+
+  // CLIENT UNBLOCK: ends a blocked wait with a null reply or an error.
+  bool Unblock(Session& session, bool with_error);
+
+  Engine& engine() { return *engine_; }
+  Config& config() { return *config_; }
+  ServerHooks& server() { return *server_; }
+  const Clock& clock() const { return *clock_; }
+  const CommandStats& stats() const { return stats_; }
+  void ResetStats();
+  MonoTime started() const { return started_; }
+  void NoteErrorReply() { ++stats_.error_replies; }
+  // Applies configuration that the engine or logging caches (after CONFIG SET).
+  void ConfigChanged();
+
+  // WaitListener.
+  void OnWaitGranted(void* context, Token token) override;
+  void OnWaitTimedOut(void* context) override;
+
+ private:
+  void ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv);
+
+  Config* config_;
+  ServerHooks* server_;
+  const Clock* clock_;
+  std::unique_ptr<Engine> engine_;
+  CommandStats stats_;
+  MonoTime started_;
+};
+
+inline Engine& CommandContext::engine() { return commands.engine(); }
+inline Config& CommandContext::config() { return commands.config(); }
+inline ServerHooks& CommandContext::server() { return commands.server(); }
+inline void CommandContext::Error(std::string_view message) {
+  commands.NoteErrorReply();
+  session.reply.Error(message);
+}
+
+}  // namespace lockd

@@ -1,0 +1,504 @@
+// Connection commands (SPEC §5): PING, ECHO, QUIT, RESET, SELECT, AUTH,
+// HELLO and CLIENT with its subcommands, with Redis 7's replies and errors.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "cmd/args.h"
+#include "cmd/commands.h"
+#include "cmd/conn_commands.h"
+#include "util/errors.h"
+#include "util/version.h"
+
+namespace lockd {
+
+namespace {
+
+// Compares without leaking the length of the common prefix through timing.
+bool SecretEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// The default user's password check, as Redis's ACL does for it.
+enum class AuthResult { kOk, kWrongPass, kNoPasswordConfigured };
+
+AuthResult CheckPassword(const Config& config, std::string_view user, std::string_view password,
+                         bool user_given) {
+  if (config.requirepass.empty()) {
+    if (!user_given) return AuthResult::kNoPasswordConfigured;
+    // The default user is "nopass" then: any password is accepted for it.
+    return user == "default" ? AuthResult::kOk : AuthResult::kWrongPass;
+  }
+  if (user != "default") return AuthResult::kWrongPass;
+  return SecretEquals(password, config.requirepass) ? AuthResult::kOk : AuthResult::kWrongPass;
+}
+
+void CmdPing(CommandContext& ctx) {
+  if (ctx.argc() > 2) {
+    return ctx.Error(fmt::format(fmt::runtime(errors::kWrongArityFormat), "ping"));
+  }
+  if (ctx.argc() == 2) return ctx.reply().Bulk(ctx.argv[1]);
+  ctx.reply().Simple("PONG");
+}
+
+void CmdEcho(CommandContext& ctx) { ctx.reply().Bulk(ctx.argv[1]); }
+
+void CmdQuit(CommandContext& ctx) {
+  ctx.reply().Simple("OK");
+  ctx.session.close_after_reply = true;
+}
+
+void CmdReset(CommandContext& ctx) {
+  Session& s = ctx.session;
+  s.reply.set_protocol(2);
+  s.name.clear();
+  s.no_evict = false;
+  s.no_touch = false;
+  s.authenticated = ctx.config().requirepass.empty();
+  s.reply.Simple("RESET");
+}
+
+void CmdSelect(CommandContext& ctx) {
+  int64_t db;
+  if (!ParseInt64(ctx.argv[1], &db)) return ctx.Error(errors::kNotInteger);
+  if (db != 0) return ctx.Error(errors::kDbIndexOutOfRange);
+  ctx.reply().Simple("OK");
+}
+
+void CmdAuth(CommandContext& ctx) {
+  if (ctx.argc() > 3) return ctx.Error(errors::kSyntax);
+  bool user_given = ctx.argc() == 3;
+  std::string_view user = user_given ? ctx.argv[1] : "default";
+  std::string_view password = ctx.argv[ctx.argc() - 1];
+  switch (CheckPassword(ctx.config(), user, password, user_given)) {
+    case AuthResult::kOk:
+      ctx.session.authenticated = true;
+      return ctx.reply().Simple("OK");
+    case AuthResult::kWrongPass:
+      return ctx.Error(errors::kWrongPass);
+    case AuthResult::kNoPasswordConfigured:
+      return ctx.Error(errors::kAuthWithoutPassword);
+  }
+}
+
+bool ValidClientInfo(std::string_view s) {
+  // Redis allows printable ASCII from '!' to '~': no spaces or newlines.
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '!' && c <= '~'; });
+}
+
+void CmdHello(CommandContext& ctx) {
+  int64_t protocol = ctx.session.protocol();
+  if (ctx.argc() >= 2) {
+    if (!ParseInt64(ctx.argv[1], &protocol)) return ctx.Error(errors::kProtocolVersionNotInteger);
+    if (protocol < 2 || protocol > 3) return ctx.Error(errors::kNoProto);
+  }
+  std::string_view user, password, name;
+  bool auth = false, setname = false;
+  for (size_t i = 2; i < ctx.argc(); ++i) {
+    size_t more = ctx.argc() - i - 1;
+    if (EqualsIgnoreCase(ctx.argv[i], "auth") && more >= 2) {
+      auth = true;
+      user = ctx.argv[i + 1];
+      password = ctx.argv[i + 2];
+      i += 2;
+    } else if (EqualsIgnoreCase(ctx.argv[i], "setname") && more >= 1) {
+      setname = true;
+      name = ctx.argv[i + 1];
+      i += 1;
+    } else {
+      return ctx.Error(fmt::format(fmt::runtime(errors::kHelloOptionFormat), ctx.argv[i]));
+    }
+  }
+  if (auth) {
+    if (CheckPassword(ctx.config(), user, password, true) != AuthResult::kOk) {
+      return ctx.Error(errors::kWrongPass);
+    }
+    ctx.session.authenticated = true;
+  }
+  if (!ctx.session.authenticated) return ctx.Error(errors::kHelloNoAuth);
+  if (setname) {
+    if (!ValidClientInfo(name)) return ctx.Error(errors::kBadClientName);
+    ctx.session.name = std::string(name);
+  }
+  ctx.session.reply.set_protocol(static_cast<int>(protocol));
+  ReplyWriter& w = ctx.reply();
+  w.Map(7);
+  w.Bulk("server");
+  w.Bulk("redis");
+  w.Bulk("version");
+  w.Bulk(kCompatibleRedisVersion);
+  w.Bulk("proto");
+  w.Integer(protocol);
+  w.Bulk("id");
+  w.Integer(static_cast<int64_t>(ctx.session.id));
+  w.Bulk("mode");
+  w.Bulk("standalone");
+  w.Bulk("role");
+  w.Bulk("master");
+  w.Bulk("modules");
+  w.Array(0);
+}
+
+// ---- CLIENT ----
+
+void CmdClientId(CommandContext& ctx) { ctx.reply().Integer(static_cast<int64_t>(ctx.session.id)); }
+
+void CmdClientSetName(CommandContext& ctx) {
+  if (!ValidClientInfo(ctx.argv[2])) return ctx.Error(errors::kBadClientName);
+  ctx.session.name = std::string(ctx.argv[2]);
+  ctx.reply().Simple("OK");
+}
+
+void CmdClientGetName(CommandContext& ctx) {
+  if (ctx.session.name.empty()) return ctx.reply().Null();
+  ctx.reply().Bulk(ctx.session.name);
+}
+
+void CmdClientSetInfo(CommandContext& ctx) {
+  std::string_view attr = ctx.argv[2];
+  std::string_view value = ctx.argv[3];
+  std::string* field;
+  if (EqualsIgnoreCase(attr, "lib-name")) {
+    field = &ctx.session.lib_name;
+  } else if (EqualsIgnoreCase(attr, "lib-ver")) {
+    field = &ctx.session.lib_ver;
+  } else {
+    return ctx.Error(fmt::format("ERR Unrecognized option '{}'", attr));
+  }
+  if (!ValidClientInfo(value)) {
+    return ctx.Error(fmt::format(fmt::runtime(errors::kBadClientInfo), attr));
+  }
+  *field = std::string(value);
+  ctx.reply().Simple("OK");
+}
+
+void CmdClientList(CommandContext& ctx) {
+  std::vector<uint64_t> ids;
+  bool by_id = false;
+  for (size_t i = 2; i < ctx.argc(); ++i) {
+    if (EqualsIgnoreCase(ctx.argv[i], "type") && i + 1 < ctx.argc()) {
+      std::string_view type = ctx.argv[++i];
+      if (EqualsIgnoreCase(type, "normal")) continue;
+      if (EqualsIgnoreCase(type, "master") || EqualsIgnoreCase(type, "replica") ||
+          EqualsIgnoreCase(type, "slave") || EqualsIgnoreCase(type, "pubsub")) {
+        by_id = true;  // lockd has no clients of those types: list nothing
+        continue;
+      }
+      return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), type));
+    } else if (EqualsIgnoreCase(ctx.argv[i], "id") && i + 1 < ctx.argc()) {
+      by_id = true;
+      for (++i; i < ctx.argc(); ++i) {
+        int64_t id;
+        if (!ParseInt64(ctx.argv[i], &id) || id < 1) {
+          return ctx.Error("ERR Invalid client ID");
+        }
+        ids.push_back(static_cast<uint64_t>(id));
+      }
+    } else {
+      return ctx.Error(errors::kSyntax);
+    }
+  }
+  std::string out;
+  ctx.server().ForEachSession([&](Session& s) {
+    if (by_id && std::find(ids.begin(), ids.end(), s.id) == ids.end()) return;
+    out += DescribeClient(s, ctx.now);
+    out += '\n';
+  });
+  ctx.reply().Verbatim(out);
+}
+
+void CmdClientInfo(CommandContext& ctx) {
+  ctx.reply().Verbatim(DescribeClient(ctx.session, ctx.now) + "\n");
+}
+
+void CmdClientKill(CommandContext& ctx) {
+  // Old form: CLIENT KILL ip:port.
+  if (ctx.argc() == 3) {
+    Session* target = nullptr;
+    ctx.server().ForEachSession([&](Session& s) {
+      if (target == nullptr && s.addr == ctx.argv[2]) target = &s;
+    });
+    if (target == nullptr) return ctx.Error(errors::kNoSuchClient);
+    ctx.server().KillSession(*target);
+    return ctx.reply().Simple("OK");
+  }
+  // New form: filters, all of which must match; replies the count.
+  if ((ctx.argc() - 2) % 2 != 0) return ctx.Error(errors::kSyntax);
+  std::optional<uint64_t> id;
+  std::optional<std::string_view> addr, laddr, user;
+  bool skipme = true;
+  bool type_none = false;
+  for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
+    std::string_view opt = ctx.argv[i], value = ctx.argv[i + 1];
+    if (EqualsIgnoreCase(opt, "id")) {
+      int64_t v;
+      if (!ParseInt64(value, &v) || v < 1) return ctx.Error("ERR client-id should be greater than 0");
+      id = static_cast<uint64_t>(v);
+    } else if (EqualsIgnoreCase(opt, "addr")) {
+      addr = value;
+    } else if (EqualsIgnoreCase(opt, "laddr")) {
+      laddr = value;
+    } else if (EqualsIgnoreCase(opt, "user")) {
+      user = value;
+    } else if (EqualsIgnoreCase(opt, "skipme")) {
+      if (EqualsIgnoreCase(value, "yes")) {
+        skipme = true;
+      } else if (EqualsIgnoreCase(value, "no")) {
+        skipme = false;
+      } else {
+        return ctx.Error(errors::kSyntax);
+      }
+    } else if (EqualsIgnoreCase(opt, "type")) {
+      if (EqualsIgnoreCase(value, "normal")) continue;
+      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "replica") ||
+          EqualsIgnoreCase(value, "slave") || EqualsIgnoreCase(value, "pubsub")) {
+        type_none = true;
+        continue;
+      }
+      return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), value));
+    } else {
+      return ctx.Error(errors::kSyntax);
+    }
+  }
+  std::vector<Session*> victims;
+  ctx.server().ForEachSession([&](Session& s) {
+    if (type_none) return;
+    if (id && s.id != *id) return;
+    if (addr && s.addr != *addr) return;
+    if (laddr && s.laddr != *laddr) return;
+    if (user && *user != "default") return;
+    if (skipme && &s == &ctx.session) return;
+    victims.push_back(&s);
+  });
+  for (Session* s : victims) ctx.server().KillSession(*s);
+  ctx.reply().Integer(static_cast<int64_t>(victims.size()));
+}
+
+void CmdClientUnblock(CommandContext& ctx) {
+  int64_t id;
+  if (!ParseInt64(ctx.argv[2], &id)) return ctx.Error(errors::kNotInteger);
+  bool with_error = false;
+  if (ctx.argc() == 4) {
+    if (EqualsIgnoreCase(ctx.argv[3], "error")) {
+      with_error = true;
+    } else if (!EqualsIgnoreCase(ctx.argv[3], "timeout")) {
+      return ctx.Error(errors::kUnblockReason);
+    }
+  }
+  Session* target = id > 0 ? ctx.server().FindSession(static_cast<uint64_t>(id)) : nullptr;
+  bool unblocked = target != nullptr && ctx.commands.Unblock(*target, with_error);
+  ctx.reply().Integer(unblocked ? 1 : 0);
+}
+
+void SetOnOff(CommandContext& ctx, bool* flag) {
+  if (EqualsIgnoreCase(ctx.argv[2], "on")) {
+    *flag = true;
+  } else if (EqualsIgnoreCase(ctx.argv[2], "off")) {
+    *flag = false;
+  } else {
+    return ctx.Error(errors::kSyntax);
+  }
+  ctx.reply().Simple("OK");
+}
+
+void CmdClientNoEvict(CommandContext& ctx) { SetOnOff(ctx, &ctx.session.no_evict); }
+void CmdClientNoTouch(CommandContext& ctx) { SetOnOff(ctx, &ctx.session.no_touch); }
+
+void CmdClientHelp(CommandContext& ctx) {
+  static const char* const kLines[] = {
+      "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GETNAME",
+      "    Return the name of the current connection.",
+      "ID",
+      "    Return the ID of the current connection.",
+      "INFO",
+      "    Return information about the current client connection.",
+      "KILL <ip:port>",
+      "    Kill connection made from <ip:port>.",
+      "KILL <option> <value> [<option> <value> [...]]",
+      "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
+      "    USER <username>, TYPE normal|master|replica|pubsub, SKIPME (YES|NO).",
+      "LIST [options ...]",
+      "    Return information about client connections. Options: TYPE "
+      "(NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
+      "SETNAME <name>",
+      "    Assign the name <name> to the current connection.",
+      "SETINFO <LIB-NAME|LIB-VER> <value>",
+      "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+      "NO-EVICT (ON|OFF)",
+      "    Accepted for compatibility; lockd never evicts clients.",
+      "NO-TOUCH (ON|OFF)",
+      "    Accepted for compatibility; lockd keeps no access times.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply().Array(std::size(kLines));
+  for (const char* line : kLines) ctx.reply().Simple(line);
+}
+
+void CmdClient(CommandContext& ctx) {
+  // Only reached with no subcommand, which the arity check already refuses.
+  ctx.Error(errors::kSyntax);
+}
+
+ArgDoc Arg(const char* name, const char* type, uint8_t flags = 0) {
+  return ArgDoc{.name = name, .type = type, .flags = flags};
+}
+
+CommandSpec Sub(const char* name, int arity, CommandHandler handler, const char* summary,
+                std::vector<ArgDoc> args = {}, uint32_t flags = kCmdNoScript | kCmdLoading | kCmdStale) {
+  return CommandSpec{
+      .name = name,
+      .arity = arity,
+      .flags = flags,
+      .handler = handler,
+      .acl_categories = {"@slow", "@connection"},
+      .summary = summary,
+      .since = "2.4.0",
+      .group = "connection",
+      .complexity = "O(1)",
+      .args = std::move(args),
+  };
+}
+
+CommandSpec Connection(const char* name, int arity, uint32_t flags, CommandHandler handler,
+                       const char* summary, std::vector<ArgDoc> args = {}) {
+  return CommandSpec{
+      .name = name,
+      .arity = arity,
+      .flags = flags,
+      .handler = handler,
+      .acl_categories = {"@fast", "@connection"},
+      .summary = summary,
+      .since = "1.0.0",
+      .group = "connection",
+      .complexity = "O(1)",
+      .args = std::move(args),
+  };
+}
+
+}  // namespace
+
+std::string DescribeClient(const Session& s, MonoTime now) {
+  char flag_chars[5];
+  size_t n = 0;
+  if (s.blocked()) flag_chars[n++] = 'b';
+  if (s.close_after_reply) flag_chars[n++] = 'c';
+  if (s.no_evict) flag_chars[n++] = 'e';
+  if (s.no_touch) flag_chars[n++] = 'T';
+  if (n == 0) flag_chars[n++] = 'N';
+  std::string_view flags(flag_chars, n);
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
+      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
+      "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+      s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
+      (now.us - s.last_interaction.us) / 1'000'000, flags, s.query_buffer_bytes,
+      s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
+      s.query_buffer_capacity, s.out.size(),
+      s.query_buffer_capacity + s.out.capacity() + sizeof(Session), s.last_command, s.protocol(),
+      s.lib_name, s.lib_ver);
+}
+
+void AddConnectionCommands(std::vector<CommandSpec>* out) {
+  const uint32_t kConnFlags = kCmdNoScript | kCmdNoAuth | kCmdAllowBusy | kCmdFast;
+  out->push_back(Connection("ping", -1, kCmdFast, CmdPing, "Returns the server's liveliness response",
+                            {Arg("message", "string", ArgDoc::kOptional)}));
+  out->push_back(Connection("echo", 2, kCmdFast | kCmdLoading | kCmdStale, CmdEcho,
+                            "Returns the given string", {Arg("message", "string")}));
+  out->push_back(Connection("quit", -1, kConnFlags | kCmdLoading | kCmdStale, CmdQuit,
+                            "Closes the connection"));
+  out->push_back(Connection("reset", 1, kConnFlags | kCmdLoading | kCmdStale, CmdReset,
+                            "Resets the connection"));
+  out->push_back(Connection("select", 2, kCmdLoading | kCmdStale | kCmdFast, CmdSelect,
+                            "Changes the selected database (only 0 exists)",
+                            {Arg("index", "integer")}));
+  out->push_back(Connection("auth", -2, kConnFlags | kCmdLoading | kCmdStale, CmdAuth,
+                            "Authenticates the connection",
+                            {ArgDoc{.name = "username", .type = "string", .flags = ArgDoc::kOptional},
+                             Arg("password", "string")}));
+  out->push_back(Connection(
+      "hello", -1, kConnFlags | kCmdLoading | kCmdStale, CmdHello,
+      "Handshakes with the server",
+      {ArgDoc{.name = "arguments", .type = "block", .flags = ArgDoc::kOptional,
+              .args = {Arg("protover", "integer"),
+                       ArgDoc{.name = "username_password", .type = "block", .token = "AUTH",
+                              .flags = ArgDoc::kOptional,
+                              .args = {Arg("username", "string"), Arg("password", "string")}},
+                       ArgDoc{.name = "clientname", .type = "string", .token = "SETNAME",
+                              .flags = ArgDoc::kOptional}}}}));
+
+  CommandSpec client{
+      .name = "client",
+      .arity = -2,
+      .handler = CmdClient,
+      .acl_categories = {"@slow"},
+      .summary = "A container for client connection commands",
+      .since = "2.4.0",
+      .group = "connection",
+      .complexity = "Depends on subcommand.",
+  };
+  const uint32_t kAdmin = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
+  client.subcommands = {
+      Sub("id", 2, CmdClientId, "Returns the unique client ID of the connection"),
+      Sub("setname", 3, CmdClientSetName, "Sets the connection name",
+          {Arg("connection-name", "string")}),
+      Sub("getname", 2, CmdClientGetName, "Returns the name of the connection"),
+      Sub("setinfo", 4, CmdClientSetInfo, "Sets information specific to the client or connection",
+          {ArgDoc{.name = "attr", .type = "oneof",
+                  .args = {ArgDoc{.name = "libname", .type = "string", .token = "LIB-NAME"},
+                           ArgDoc{.name = "libver", .type = "string", .token = "LIB-VER"}}}}),
+      Sub("list", -2, CmdClientList, "Lists open connections",
+          {ArgDoc{.name = "client-type", .type = "oneof", .token = "TYPE", .flags = ArgDoc::kOptional,
+                  .args = {ArgDoc{.name = "normal", .type = "pure-token", .token = "NORMAL"},
+                           ArgDoc{.name = "master", .type = "pure-token", .token = "MASTER"},
+                           ArgDoc{.name = "replica", .type = "pure-token", .token = "REPLICA"},
+                           ArgDoc{.name = "pubsub", .type = "pure-token", .token = "PUBSUB"}}},
+           ArgDoc{.name = "client-id", .type = "integer", .token = "ID",
+                  .flags = ArgDoc::kOptional | ArgDoc::kMultiple}},
+          kAdmin),
+      Sub("info", 2, CmdClientInfo, "Returns information about the connection"),
+      Sub("kill", -3, CmdClientKill, "Terminates open connections",
+          {ArgDoc{.name = "filter", .type = "oneof",
+                  .args = {ArgDoc{.name = "old-format", .type = "string"},
+                           ArgDoc{.name = "new-format", .type = "oneof",
+                                  .flags = ArgDoc::kMultiple,
+                                  .args = {ArgDoc{.name = "client-id", .type = "integer",
+                                                  .token = "ID", .flags = ArgDoc::kOptional},
+                                           ArgDoc{.name = "ip:port", .type = "string",
+                                                  .token = "ADDR", .flags = ArgDoc::kOptional},
+                                           ArgDoc{.name = "ip:port", .type = "string",
+                                                  .token = "LADDR", .flags = ArgDoc::kOptional},
+                                           ArgDoc{.name = "username", .type = "string",
+                                                  .token = "USER", .flags = ArgDoc::kOptional},
+                                           ArgDoc{.name = "yes/no", .type = "string",
+                                                  .token = "SKIPME",
+                                                  .flags = ArgDoc::kOptional}}}}}},
+          kAdmin),
+      Sub("unblock", -3, CmdClientUnblock, "Unblocks a client blocked by a blocking command",
+          {Arg("client-id", "integer"),
+           ArgDoc{.name = "unblock-type", .type = "oneof", .flags = ArgDoc::kOptional,
+                  .args = {ArgDoc{.name = "timeout", .type = "pure-token", .token = "TIMEOUT"},
+                           ArgDoc{.name = "error", .type = "pure-token", .token = "ERROR"}}}},
+          kAdmin),
+      Sub("no-evict", 3, CmdClientNoEvict, "Sets the client eviction mode of the connection",
+          {ArgDoc{.name = "enabled", .type = "oneof",
+                  .args = {ArgDoc{.name = "on", .type = "pure-token", .token = "ON"},
+                           ArgDoc{.name = "off", .type = "pure-token", .token = "OFF"}}}},
+          kAdmin),
+      Sub("no-touch", 3, CmdClientNoTouch, "Controls whether commands sent by the client affect "
+          "the LRU/LFU of accessed keys",
+          {ArgDoc{.name = "enabled", .type = "oneof",
+                  .args = {ArgDoc{.name = "on", .type = "pure-token", .token = "ON"},
+                           ArgDoc{.name = "off", .type = "pure-token", .token = "OFF"}}}}),
+      Sub("help", 2, CmdClientHelp, "Returns helpful text about the different subcommands"),
+  };
+  out->push_back(std::move(client));
+}
+
+}  // namespace lockd

@@ -1,0 +1,196 @@
+// The read-only Redis key commands (SPEC §3) over the same locks, seen as
+// string keys whose value is the holder: GET, EXISTS, TYPE, PTTL, TTL, KEYS,
+// SCAN, DBSIZE. Replies and edge cases are Redis 7's.
+#include <string>
+#include <vector>
+
+#include "cmd/args.h"
+#include "cmd/commands.h"
+#include "util/errors.h"
+#include "util/glob.h"
+
+namespace lockd {
+
+namespace {
+
+// Milliseconds left, rounded up so a held lease never shows 0; -1 without a
+// deadline.
+int64_t RemainingMillis(const LeaseView& lease, MonoTime now) {
+  if (!lease.deadline) return -1;
+  return (lease.deadline->us - now.us + 999) / 1000;
+}
+
+void CmdGet(CommandContext& ctx) {
+  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  if (!lease) return ctx.reply().Null();
+  ctx.reply().Bulk(lease->holder);
+}
+
+void CmdExists(CommandContext& ctx) {
+  int64_t count = 0;
+  for (size_t i = 1; i < ctx.argc(); ++i) {
+    if (ctx.engine().Find(ctx.argv[i], ctx.now)) ++count;
+  }
+  ctx.reply().Integer(count);
+}
+
+void CmdType(CommandContext& ctx) {
+  ctx.reply().Simple(ctx.engine().Find(ctx.argv[1], ctx.now) ? "string" : "none");
+}
+
+void ReplyTtl(CommandContext& ctx, bool millis) {
+  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  if (!lease) return ctx.reply().Integer(-2);
+  int64_t ms = RemainingMillis(*lease, ctx.now);
+  if (ms < 0) return ctx.reply().Integer(-1);
+  // TTL rounds to the nearest second, as Redis does.
+  ctx.reply().Integer(millis ? ms : (ms + 500) / 1000);
+}
+
+void CmdPttl(CommandContext& ctx) { ReplyTtl(ctx, true); }
+void CmdTtl(CommandContext& ctx) { ReplyTtl(ctx, false); }
+
+void CmdDbsize(CommandContext& ctx) { ctx.reply().Integer(static_cast<int64_t>(ctx.engine().size())); }
+
+void CmdKeys(CommandContext& ctx) {
+  std::string_view pattern = ctx.argv[1];
+  bool all = pattern == "*";
+  std::vector<std::string> keys;
+  uint64_t cursor = 0;
+  do {
+    cursor = ctx.engine().Scan(cursor, 1024, ctx.now, [&](const LeaseView& lease) {
+      if (all || GlobMatch(pattern, lease.key)) keys.emplace_back(lease.key);
+    });
+  } while (cursor != 0);
+  ctx.reply().Array(keys.size());
+  for (const std::string& k : keys) ctx.reply().Bulk(k);
+}
+
+void CmdScan(CommandContext& ctx) {
+  // Redis parses the cursor as an unsigned 64-bit integer.
+  std::string_view cursor_arg = ctx.argv[1];
+  uint64_t cursor = 0;
+  if (cursor_arg.empty()) return ctx.Error(errors::kInvalidCursor);
+  for (char c : cursor_arg) {
+    if (c < '0' || c > '9') return ctx.Error(errors::kInvalidCursor);
+    uint64_t next = cursor * 10 + static_cast<uint64_t>(c - '0');
+    if (next / 10 != cursor) return ctx.Error(errors::kInvalidCursor);
+    cursor = next;
+  }
+  std::string_view pattern;
+  bool match_all = true;
+  int64_t count = 10;
+  bool type_matches = true;
+  for (size_t i = 2; i < ctx.argc(); i += 2) {
+    if (i + 1 >= ctx.argc()) return ctx.Error(errors::kSyntax);
+    std::string_view option = ctx.argv[i];
+    std::string_view value = ctx.argv[i + 1];
+    if (EqualsIgnoreCase(option, "match")) {
+      pattern = value;
+      match_all = pattern == "*";
+    } else if (EqualsIgnoreCase(option, "count")) {
+      if (!ParseInt64(value, &count)) return ctx.Error(errors::kNotInteger);
+      if (count < 1) return ctx.Error(errors::kSyntax);
+    } else if (EqualsIgnoreCase(option, "type")) {
+      // Every lock is a string key.
+      type_matches = EqualsIgnoreCase(value, "string");
+    } else {
+      return ctx.Error(errors::kSyntax);
+    }
+  }
+  std::vector<std::string> keys;
+  uint64_t next = ctx.engine().Scan(cursor, static_cast<size_t>(count), ctx.now,
+                                    [&](const LeaseView& lease) {
+                                      if (!type_matches) return;
+                                      if (match_all || GlobMatch(pattern, lease.key)) {
+                                        keys.emplace_back(lease.key);
+                                      }
+                                    });
+  ReplyWriter& w = ctx.reply();
+  w.Array(2);
+  w.Bulk(std::to_string(next));
+  w.Array(keys.size());
+  for (const std::string& k : keys) w.Bulk(k);
+}
+
+ArgDoc KeyArg() { return ArgDoc{.name = "key", .type = "key", .key_spec_index = 0}; }
+
+CommandSpec ReadKeyCommand(const char* name, CommandHandler handler, const char* summary) {
+  return CommandSpec{
+      .name = name,
+      .arity = 2,
+      .flags = kCmdReadOnly | kCmdFast,
+      .handler = handler,
+      .first_key = 1, .last_key = 1, .key_step = 1,
+      .acl_categories = {"@keyspace", "@read", "@fast"},
+      .summary = summary,
+      .since = "1.0.0",
+      .group = "generic",
+      .complexity = "O(1)",
+      .args = {KeyArg()},
+  };
+}
+
+}  // namespace
+
+void AddKeyCommands(std::vector<CommandSpec>* out) {
+  CommandSpec get = ReadKeyCommand("get", CmdGet, "Returns the holder of a held lock");
+  get.group = "string";
+  get.acl_categories = {"@read", "@string", "@fast"};
+  out->push_back(std::move(get));
+  out->push_back(ReadKeyCommand("type", CmdType, "Returns the type of a key: string or none"));
+  out->push_back(ReadKeyCommand("pttl", CmdPttl, "Returns the remaining lease time in milliseconds"));
+  out->push_back(ReadKeyCommand("ttl", CmdTtl, "Returns the remaining lease time in seconds"));
+
+  CommandSpec exists = ReadKeyCommand("exists", CmdExists, "Counts how many of the keys are held");
+  exists.arity = -2;
+  exists.last_key = -1;
+  exists.complexity = "O(N) where N is the number of keys to check.";
+  exists.args = {ArgDoc{.name = "key", .type = "key", .flags = ArgDoc::kMultiple,
+                        .key_spec_index = 0}};
+  out->push_back(std::move(exists));
+
+  out->push_back(CommandSpec{
+      .name = "dbsize",
+      .arity = 1,
+      .flags = kCmdReadOnly | kCmdFast,
+      .handler = CmdDbsize,
+      .acl_categories = {"@keyspace", "@read", "@fast"},
+      .summary = "Returns the number of held locks",
+      .since = "1.0.0",
+      .group = "server",
+      .complexity = "O(1)",
+  });
+  out->push_back(CommandSpec{
+      .name = "keys",
+      .arity = 2,
+      .flags = kCmdReadOnly,
+      .handler = CmdKeys,
+      .acl_categories = {"@keyspace", "@read", "@slow", "@dangerous"},
+      .summary = "Returns all held keys matching a pattern",
+      .since = "1.0.0",
+      .group = "generic",
+      .complexity = "O(N) with N being the number of keys in the database",
+      .args = {ArgDoc{.name = "pattern", .type = "pattern"}},
+  });
+  out->push_back(CommandSpec{
+      .name = "scan",
+      .arity = -2,
+      .flags = kCmdReadOnly,
+      .handler = CmdScan,
+      .acl_categories = {"@keyspace", "@read", "@slow"},
+      .summary = "Iterates over the held keys",
+      .since = "2.8.0",
+      .group = "generic",
+      .complexity = "O(1) for every call. O(N) for a complete iteration.",
+      .args = {ArgDoc{.name = "cursor", .type = "integer"},
+               ArgDoc{.name = "pattern", .type = "pattern", .token = "MATCH",
+                      .flags = ArgDoc::kOptional},
+               ArgDoc{.name = "count", .type = "integer", .token = "COUNT",
+                      .flags = ArgDoc::kOptional},
+               ArgDoc{.name = "type", .type = "string", .token = "TYPE",
+                      .flags = ArgDoc::kOptional}},
+  });
+}
+
+}  // namespace lockd

@@ -1,0 +1,176 @@
+// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN. INFO
+// and COMMAND live in their own files.
+#include <fmt/format.h>
+
+#include "cmd/args.h"
+#include "cmd/commands.h"
+#include "util/errors.h"
+#include "util/log.h"
+
+namespace lockd {
+
+namespace {
+
+void CmdConfigGet(CommandContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (size_t i = 2; i < ctx.argc(); ++i) {
+    for (auto& kv : ConfigGet(ctx.config(), ctx.argv[i])) {
+      bool seen = false;
+      for (const auto& p : pairs) seen = seen || p.first == kv.first;
+      if (!seen) pairs.push_back(std::move(kv));
+    }
+  }
+  ctx.reply().Map(pairs.size());
+  for (const auto& [name, value] : pairs) {
+    ctx.reply().Bulk(name);
+    ctx.reply().Bulk(value);
+  }
+}
+
+void CmdConfigSet(CommandContext& ctx) {
+  if (ctx.argc() % 2 != 0) {
+    return ctx.Error(fmt::format(fmt::runtime(errors::kWrongArityFormat), "config|set"));
+  }
+  // All or nothing: apply to a copy, then keep it only if every pair worked.
+  Config updated = ctx.config();
+  for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
+    std::string_view name = ctx.argv[i];
+    if (!IsConfigName(name)) {
+      return ctx.Error(
+          fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name));
+    }
+    Status s = ConfigSetAtRuntime(&updated, name, ctx.argv[i + 1]);
+    if (!s.ok()) {
+      return ctx.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                                   name, s.message()));
+    }
+  }
+  ctx.config() = std::move(updated);
+  LogSetLevel(ctx.config().loglevel);
+  ctx.commands.ConfigChanged();
+  ctx.reply().Simple("OK");
+}
+
+void CmdConfigResetStat(CommandContext& ctx) {
+  ctx.commands.ResetStats();
+  ctx.server().ResetStats();
+  ctx.reply().Simple("OK");
+}
+
+void CmdConfigHelp(CommandContext& ctx) {
+  static const char* const kLines[] = {
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply().Array(std::size(kLines));
+  for (const char* line : kLines) ctx.reply().Simple(line);
+}
+
+void CmdConfig(CommandContext& ctx) { ctx.Error(errors::kSyntax); }
+
+void CmdTime(CommandContext& ctx) {
+  WallTime now = ctx.commands.clock().WallNow();
+  ctx.reply().Array(2);
+  ctx.reply().Bulk(std::to_string(now.us / 1'000'000));
+  ctx.reply().Bulk(std::to_string(now.us % 1'000'000));
+}
+
+void CmdShutdown(CommandContext& ctx) {
+  for (size_t i = 1; i < ctx.argc(); ++i) {
+    std::string_view opt = ctx.argv[i];
+    if (EqualsIgnoreCase(opt, "abort")) return ctx.Error("ERR No shutdown in progress.");
+    if (!EqualsIgnoreCase(opt, "nosave") && !EqualsIgnoreCase(opt, "save") &&
+        !EqualsIgnoreCase(opt, "now") && !EqualsIgnoreCase(opt, "force")) {
+      return ctx.Error(errors::kSyntax);
+    }
+  }
+  // As in Redis, a successful SHUTDOWN sends no reply: the connection closes.
+  Log(LogLevel::kWarning, "User requested shutdown...");
+  ctx.server().RequestShutdown();
+}
+
+CommandSpec ConfigSub(const char* name, int arity, CommandHandler handler, const char* summary,
+                      std::vector<ArgDoc> args = {}) {
+  return CommandSpec{
+      .name = name,
+      .arity = arity,
+      .flags = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale,
+      .handler = handler,
+      .acl_categories = {"@admin", "@slow", "@dangerous"},
+      .summary = summary,
+      .since = "2.0.0",
+      .group = "server",
+      .complexity = "O(N) when N is the number of configuration parameters provided",
+      .args = std::move(args),
+  };
+}
+
+}  // namespace
+
+void AddServerCommands(std::vector<CommandSpec>* out) {
+  AddCommandCommand(out);
+  AddInfoCommand(out);
+
+  CommandSpec config{
+      .name = "config",
+      .arity = -2,
+      .handler = CmdConfig,
+      .acl_categories = {"@slow"},
+      .summary = "A container for server configuration commands",
+      .since = "2.0.0",
+      .group = "server",
+      .complexity = "Depends on subcommand.",
+  };
+  config.subcommands = {
+      ConfigSub("get", -3, CmdConfigGet, "Returns the effective values of configuration parameters",
+                {ArgDoc{.name = "parameter", .type = "string", .flags = ArgDoc::kMultiple}}),
+      ConfigSub("set", -4, CmdConfigSet, "Sets configuration parameters in-flight",
+                {ArgDoc{.name = "data", .type = "block", .flags = ArgDoc::kMultiple,
+                        .args = {ArgDoc{.name = "parameter", .type = "string"},
+                                 ArgDoc{.name = "value", .type = "string"}}}}),
+      ConfigSub("resetstat", 2, CmdConfigResetStat, "Resets the server's statistics"),
+      ConfigSub("help", 2, CmdConfigHelp, "Returns helpful text about the different subcommands"),
+  };
+  out->push_back(std::move(config));
+
+  out->push_back(CommandSpec{
+      .name = "time",
+      .arity = 1,
+      .flags = kCmdLoading | kCmdStale | kCmdFast,
+      .handler = CmdTime,
+      .acl_categories = {"@fast"},
+      .summary = "Returns the server time",
+      .since = "2.6.0",
+      .group = "server",
+      .complexity = "O(1)",
+  });
+  out->push_back(CommandSpec{
+      .name = "shutdown",
+      .arity = -1,
+      .flags = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdNoMulti | kCmdAllowBusy,
+      .handler = CmdShutdown,
+      .acl_categories = {"@admin", "@slow", "@dangerous"},
+      .summary = "Flushes the log and shuts down the server",
+      .since = "1.0.0",
+      .group = "server",
+      .complexity = "O(N) when saving, where N is the total number of keys in all databases",
+      .args = {ArgDoc{.name = "save-selector", .type = "oneof", .flags = ArgDoc::kOptional,
+                      .args = {ArgDoc{.name = "nosave", .type = "pure-token", .token = "NOSAVE"},
+                               ArgDoc{.name = "save", .type = "pure-token", .token = "SAVE"}}},
+               ArgDoc{.name = "now", .type = "pure-token", .token = "NOW",
+                      .flags = ArgDoc::kOptional},
+               ArgDoc{.name = "force", .type = "pure-token", .token = "FORCE",
+                      .flags = ArgDoc::kOptional},
+               ArgDoc{.name = "abort", .type = "pure-token", .token = "ABORT",
+                      .flags = ArgDoc::kOptional}},
+  });
+}
+
+}  // namespace lockd

@@ -1,0 +1,46 @@
+// ServerHooks: what the command layer may ask of the network layer that owns
+// the connections (CLIENT LIST/KILL, INFO clients, SHUTDOWN). Implemented by
+// net/server.cc; the command layer never sees a socket.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cmd/session.h"
+
+namespace lockd {
+
+struct ServerStatus {
+  int tcp_port = 0;
+  std::string executable;
+  std::string config_file;
+  size_t connected_clients = 0;
+  uint64_t total_connections_received = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t total_net_input_bytes = 0;
+  uint64_t total_net_output_bytes = 0;
+  uint64_t paused_reading_clients = 0;  // clients whose output passed the pause mark
+};
+
+class ServerHooks {
+ public:
+  virtual ~ServerHooks() = default;
+
+  // Calls visit for every connected client, in id order.
+  virtual void ForEachSession(const std::function<void(Session&)>& visit) = 0;
+  virtual Session* FindSession(uint64_t id) = 0;
+  // Closes a client once its pending replies are sent (or at once when it is
+  // not the caller's own session).
+  virtual void KillSession(Session& session) = 0;
+  // A session that was blocked got its reply (grant, timeout, unblock): it
+  // has output to send and may have pipelined commands to run.
+  virtual void SessionUnblocked(Session& session) = 0;
+  // SHUTDOWN: stop accepting, flush, exit with code 0.
+  virtual void RequestShutdown() = 0;
+  virtual ServerStatus Stats() = 0;
+  // CONFIG RESETSTAT: zero the network counters.
+  virtual void ResetStats() = 0;
+};
+
+}  // namespace lockd

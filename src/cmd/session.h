@@ -1,0 +1,60 @@
+// Session: what the command layer knows of one client connection.
+//
+// The network layer owns the connection and embeds one Session in it; the
+// command layer reads and changes the session (protocol, name, auth, blocked
+// waiter) and appends replies to its output buffer. Nothing here knows
+// sockets or libuv.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "lockd/clock.h"
+#include "lockd/engine.h"
+#include "lockd/resp.h"
+
+namespace lockd {
+
+struct Session {
+  explicit Session(uint64_t client_id) : id(client_id), reply(&out, 2) {}
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const uint64_t id;
+  std::string addr;   // "ip:port" of the peer, or "path:0" for a unix socket
+  std::string laddr;  // the local address it connected to
+  int fd = -1;
+  bool unix_socket = false;
+
+  std::string name;  // CLIENT SETNAME
+  std::string lib_name;
+  std::string lib_ver;
+  bool authenticated = false;
+  bool no_evict = false;
+  bool no_touch = false;
+
+  MonoTime created;
+  MonoTime last_interaction;
+  std::string last_command = "NULL";  // lowercase full name, for CLIENT LIST cmd=
+
+  // Set while the client is blocked in LOCK.ACQUIRE ... WAIT: its queued
+  // waiter in the engine. Commands pipelined behind it wait in the input buffer.
+  Waiter* waiter = nullptr;
+  MonoTime blocked_since;
+
+  // QUIT, a protocol error, CLIENT KILL: send what is pending, then close.
+  bool close_after_reply = false;
+
+  // Pending replies, drained by the network layer before the loop sleeps.
+  OutputBuffer out;
+  ReplyWriter reply;
+
+  // Filled by the network layer for CLIENT LIST / INFO.
+  size_t query_buffer_bytes = 0;
+  size_t query_buffer_capacity = 0;
+
+  int protocol() const { return reply.protocol(); }
+  bool blocked() const { return waiter != nullptr; }
+};
+
+}  // namespace lockd

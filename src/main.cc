@@ -1,0 +1,134 @@
+// lockd-server: arguments → configuration → serve.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <string>
+
+#include "lockd/config.h"
+#include "lockd/server.h"
+#include "util/log.h"
+#include "util/version.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: lockd-server [/path/to/lockd.conf] [options]\n"
+    "       lockd-server - (read config from stdin)\n"
+    "       lockd-server -v or --version\n"
+    "       lockd-server -h or --help\n"
+    "\n"
+    "Examples:\n"
+    "       lockd-server (run the server with default conf)\n"
+    "       lockd-server conf/lockd.conf\n"
+    "       lockd-server --port 7777\n"
+    "       lockd-server conf/lockd.conf --loglevel verbose --requirepass secret\n";
+
+// Detaches from the terminal as redis-server does with `daemonize yes`.
+void Daemonize() {
+  if (fork() != 0) _exit(0);
+  setsid();
+  int fd = open("/dev/null", O_RDWR, 0);
+  if (fd != -1) {
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO) close(fd);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace lockd;
+  // A client that disconnects mid-write must not kill the server.
+  signal(SIGPIPE, SIG_IGN);
+
+  Config config;
+  CommandLineAction action = CommandLineAction::kRun;
+  Status parsed = ParseCommandLine(argc, argv, &config, &action);
+  if (!parsed.ok()) {
+    fmt::print(stderr, "\n*** FATAL CONFIG FILE ERROR (lockd {}) ***\n{}\n", kLockdVersion,
+               parsed.message());
+    return 1;
+  }
+  if (action == CommandLineAction::kVersion) {
+    fmt::print("lockd server v={} (Redis protocol {} compatible) bits=64\n", kLockdVersion,
+               kCompatibleRedisVersion);
+    return 0;
+  }
+  if (action == CommandLineAction::kHelp) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  if (config.appendonly) {
+    fmt::print(stderr,
+               "\n*** FATAL CONFIG FILE ERROR (lockd {}) ***\n'appendonly yes' is not supported "
+               "yet: this build has no append-only log. Set 'appendonly no'.\n",
+               kLockdVersion);
+    return 1;
+  }
+  std::string config_file;
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] != '-' || (argv[i][1] == '\0')) {
+      config_file = argv[i];
+      break;
+    }
+    if (argv[i][1] == '-') break;
+  }
+  ServerOptions options;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  options.executable = n > 0 ? std::string(exe, static_cast<size_t>(n)) : argv[0];
+  if (!config_file.empty() && config_file != "-") {
+    char* abs = realpath(config_file.c_str(), nullptr);
+    options.config_file = abs ? abs : config_file;
+    free(abs);
+  }
+
+  if (chdir(config.dir.c_str()) != 0) {
+    fmt::print(stderr, "Can't chdir to '{}': {}\n", config.dir, strerror(errno));
+    return 1;
+  }
+  // CONFIG GET dir shows the absolute directory, as in Redis.
+  if (char* cwd = getcwd(nullptr, 0)) {
+    config.dir = cwd;
+    free(cwd);
+  }
+  if (config.daemonize) Daemonize();
+  Status logging = LogInit(config.loglevel, config.logfile);
+  if (!logging.ok()) {
+    fmt::print(stderr, "{}\n", logging.message());
+    return 1;
+  }
+  Log(LogLevel::kNotice, "lockd is starting");
+  Log(LogLevel::kNotice, "lockd version={}, bits=64, pid={}, just started", kLockdVersion, getpid());
+  if (config_file.empty()) {
+    Log(LogLevel::kWarning,
+        "Warning: no config file specified, using the default config. In order to specify a "
+        "config file use {} /path/to/lockd.conf",
+        argv[0]);
+  } else {
+    Log(LogLevel::kNotice, "Configuration loaded");
+  }
+  if (!config.pidfile.empty()) {
+    if (FILE* f = fopen(config.pidfile.c_str(), "w")) {
+      fprintf(f, "%d\n", static_cast<int>(getpid()));
+      fclose(f);
+    } else {
+      Log(LogLevel::kWarning, "Failed to write PID file: {}", strerror(errno));
+    }
+  }
+  Log(LogLevel::kNotice, "Running mode=standalone, port={}.", config.port);
+
+  int code = RunServer(config, options);
+  if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
+  return code;
+}

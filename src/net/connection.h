@@ -1,0 +1,55 @@
+// Connection: one client socket and everything the network layer keeps for
+// it. Ownership: the Server allocates a Connection on accept and deletes it
+// only in the libuv close callback of its stream handle, so every pending
+// libuv request on the handle has completed (or been cancelled) first.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "cmd/session.h"
+#include "lockd/resp.h"
+#include "net/input_buffer.h"
+
+namespace lockd {
+
+class Server;
+
+struct Connection {
+  Connection(Server* owner, uint64_t id) : server(owner), session(id) {
+    handle.tcp.data = this;
+    write_req.data = this;
+  }
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle); }
+  uv_handle_t* as_handle() { return reinterpret_cast<uv_handle_t*>(&handle); }
+
+  Server* server;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } handle;
+
+  Session session;
+  InputBuffer input;
+  RequestParser parser;
+  std::vector<std::string_view> args;  // reused for every command
+
+  // A uv_write of `write_bytes` from the head of session.out is in flight;
+  // those bytes must stay put until OnWrite.
+  uv_write_t write_req;
+  bool write_in_flight = false;
+  size_t write_bytes = 0;
+
+  bool closing = false;          // uv_close called; waiting for the callback
+  bool reading = false;          // uv_read_start is active
+  bool paused_for_output = false;  // too much unsent output: not reading
+  bool in_flush_list = false;
+  bool in_ready_list = false;
+  MonoTime soft_limit_since;     // when output first passed the soft limit; 0 if below
+};
+
+}  // namespace lockd

@@ -1,0 +1,652 @@
+// The event loop: accept, read, parse, run, and — in the one step before the
+// loop sleeps — send every reply produced during the iteration with as few
+// write calls as possible.
+//
+// Flow of one command: OnRead → InputBuffer → RequestParser → Commands::Execute
+// (dispatcher → handler → engine) → Session::out → [BeforeSleep: (the log is
+// written here first, once it exists) → Flush → uv_try_write / uv_write].
+#include "net/server.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/check.h"
+#include "util/errors.h"
+#include "util/log.h"
+
+namespace lockd {
+
+namespace {
+
+Connection* ConnectionOf(uv_handle_t* handle) { return static_cast<Connection*>(handle->data); }
+
+std::string FormatAddress(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(in, ip, sizeof(ip));
+    port = ntohs(in->sin_port);
+    return fmt::format("{}:{}", ip, port);
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(in6, ip, sizeof(ip));
+    port = ntohs(in6->sin6_port);
+    return fmt::format("{}:{}", ip, port);
+  }
+  return "?:0";
+}
+
+}  // namespace
+
+Server::Server(const Config& config, const ServerOptions& options)
+    : config_(config), options_(options) {
+  LOCKD_CHECK(uv_loop_init(&loop_) == 0);
+  commands_ = std::make_unique<Commands>(&config_, this, &clock_);
+}
+
+Server::~Server() {
+  // Run() closed every handle; the loop has nothing left.
+  uv_loop_close(&loop_);
+}
+
+int Server::Run() {
+  RaiseOpenFileLimit();
+  Status listening = Listen();
+  if (!listening.ok()) {
+    Log(LogLevel::kWarning, "{}", listening.message());
+    for (uv_stream_t* l : listeners_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
+    }
+    listeners_.clear();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return 1;
+  }
+
+  uv_prepare_init(&loop_, &before_sleep_);
+  before_sleep_.data = this;
+  uv_prepare_start(&before_sleep_, OnBeforeSleep);
+  uv_timer_init(&loop_, &wheel_timer_);
+  wheel_timer_.data = this;
+  uv_timer_init(&loop_, &cron_);
+  cron_.data = this;
+  uv_signal_init(&loop_, &sigterm_);
+  sigterm_.data = this;
+  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  sigint_.data = this;
+  uv_signal_start(&sigint_, OnSignal, SIGINT);
+  UpdateCron();
+
+  Log(LogLevel::kNotice, "Server initialized");
+  std::string kinds = config_.port != 0 ? "tcp" : "";
+  if (!config_.unixsocket.empty()) kinds += kinds.empty() ? "unix" : " unix";
+  Log(LogLevel::kNotice, "Ready to accept connections {}", kinds);
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exit_code_;
+}
+
+// ---- Listening ----
+
+void Server::RaiseOpenFileLimit() {
+  // Each client is a descriptor; keep 32 for listeners, logs and the like.
+  rlim_t wanted = static_cast<rlim_t>(config_.maxclients) + 32;
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+  rlim_t old = limit.rlim_cur;
+  limit.rlim_cur = std::min(wanted, limit.rlim_max);
+  setrlimit(RLIMIT_NOFILE, &limit);
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted) {
+    int64_t reduced = static_cast<int64_t>(limit.rlim_cur) - 32;
+    if (reduced < 1) reduced = 1;
+    Log(LogLevel::kWarning,
+        "You requested maxclients of {} requiring at least {} max file descriptors. Server can't "
+        "set maximum open files to {} because of OS error; maxclients reduced to {} (open files "
+        "limit was {}).",
+        config_.maxclients, wanted, wanted, reduced, old);
+    config_.maxclients = reduced;
+  }
+}
+
+Status Server::Listen() {
+  if (config_.port != 0) {
+    size_t bound = 0;
+    for (const std::string& entry : config_.bind) {
+      bool optional = !entry.empty() && entry[0] == '-';
+      std::string address = optional ? entry.substr(1) : entry;
+      size_t before = listeners_.size();
+      Status s = ListenTcp(address, optional);
+      if (!s.ok()) {
+        return Status::Error(
+            fmt::format("{}\nFailed listening on port {} (tcp), aborting.", s.message(), config_.port));
+      }
+      bound += listeners_.size() - before;
+    }
+    if (bound == 0) {
+      return Status::Error(fmt::format("Failed listening on port {} (tcp), aborting.", config_.port));
+    }
+  }
+  if (!config_.unixsocket.empty()) {
+    Status s = ListenUnix();
+    if (!s.ok()) return s;
+  }
+  if (listeners_.empty()) {
+    return Status::Error("Configured to not listen anywhere (port 0 and no unixsocket), exiting.");
+  }
+  return Status::Ok();
+}
+
+Status Server::ListenTcp(const std::string& address, bool optional) {
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof(ss));
+  bool v6 = address.find(':') != std::string::npos;
+  int r = v6 ? uv_ip6_addr(address.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&ss))
+             : uv_ip4_addr(address.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&ss));
+  if (r != 0) {
+    return Status::Error(fmt::format("Invalid bind address '{}': {}", address, uv_strerror(r)));
+  }
+  auto* tcp = static_cast<uv_tcp_t*>(std::malloc(sizeof(uv_tcp_t)));
+  uv_tcp_init(&loop_, tcp);
+  tcp->data = this;
+  r = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss), v6 ? UV_TCP_IPV6ONLY : 0);
+  if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 511, OnConnection);
+  if (r != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { std::free(h); });
+    // As in Redis, a '-' address may be skipped when this host lacks it, but
+    // a port in use is always fatal.
+    bool unavailable = r == UV_EADDRNOTAVAIL || r == UV_EAFNOSUPPORT || r == UV_EPROTONOSUPPORT ||
+                       r == UV_ENOPROTOOPT;
+    if (optional && unavailable) {
+      Log(LogLevel::kVerbose, "Skipping optional bind address {}: {}", address, uv_strerror(r));
+      return Status::Ok();
+    }
+    return Status::Error(fmt::format("Warning: Could not create server TCP listening socket {}:{}: "
+                                     "bind: {}",
+                                     v6 ? "[" + address + "]" : address, config_.port,
+                                     uv_strerror(r)));
+  }
+  listeners_.push_back(reinterpret_cast<uv_stream_t*>(tcp));
+  return Status::Ok();
+}
+
+Status Server::ListenUnix() {
+  auto* pipe = static_cast<uv_pipe_t*>(std::malloc(sizeof(uv_pipe_t)));
+  uv_pipe_init(&loop_, pipe, 0);
+  pipe->data = this;
+  unlink(config_.unixsocket.c_str());  // a stale socket from an earlier run, as Redis does
+  int r = uv_pipe_bind(pipe, config_.unixsocket.c_str());
+  if (r == 0 && config_.unixsocketperm != 0) {
+    chmod(config_.unixsocket.c_str(), static_cast<mode_t>(config_.unixsocketperm));
+  }
+  if (r == 0) r = uv_listen(reinterpret_cast<uv_stream_t*>(pipe), 511, OnConnection);
+  if (r != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { std::free(h); });
+    return Status::Error(fmt::format("Failed opening Unix socket {}: {}", config_.unixsocket,
+                                     uv_strerror(r)));
+  }
+  unix_path_ = config_.unixsocket;
+  listeners_.push_back(reinterpret_cast<uv_stream_t*>(pipe));
+  return Status::Ok();
+}
+
+// ---- Accepting ----
+
+void Server::OnConnection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    Log(LogLevel::kWarning, "Accepting client connection: {}", uv_strerror(status));
+    return;
+  }
+  self->Accept(listener);
+}
+
+void Server::Accept(uv_stream_t* listener) {
+  bool is_unix = listener->type == UV_NAMED_PIPE;
+  auto* c = new Connection(this, next_client_id_++);
+  if (is_unix) {
+    uv_pipe_init(&loop_, &c->handle.pipe, 0);
+  } else {
+    uv_tcp_init(&loop_, &c->handle.tcp);
+  }
+  c->handle.tcp.data = c;
+  if (uv_accept(listener, c->stream()) != 0) {
+    c->closing = true;
+    uv_close(c->as_handle(), OnClosed);
+    return;
+  }
+  ++counters_.total_connections_received;
+  MonoTime now = clock_.Now();
+  Session& s = c->session;
+  s.created = s.last_interaction = now;
+  s.authenticated = config_.requirepass.empty();
+  s.unix_socket = is_unix;
+  uv_os_fd_t fd;
+  if (uv_fileno(c->as_handle(), &fd) == 0) s.fd = fd;
+  if (is_unix) {
+    s.addr = unix_path_ + ":0";
+    s.laddr = unix_path_ + ":0";
+  } else {
+    sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->handle.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      s.addr = FormatAddress(ss);
+    }
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->handle.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      s.laddr = FormatAddress(ss);
+    }
+    uv_tcp_nodelay(&c->handle.tcp, 1);
+    if (config_.tcp_keepalive > 0) {
+      uv_tcp_keepalive(&c->handle.tcp, 1, static_cast<unsigned>(config_.tcp_keepalive));
+    }
+  }
+
+  if (clients_.size() >= static_cast<size_t>(config_.maxclients)) {
+    // Redis answers before closing, so the client sees why.
+    ++counters_.rejected_connections;
+    std::string msg = fmt::format("-{}\r\n", errors::kMaxClients);
+    uv_buf_t buf = uv_buf_init(msg.data(), static_cast<unsigned>(msg.size()));
+    uv_try_write(c->stream(), &buf, 1);
+    c->closing = true;
+    uv_close(c->as_handle(), OnClosed);
+    return;
+  }
+  clients_.emplace(s.id, c);
+  Log(LogLevel::kVerbose, "Accepted {}", s.addr);
+  uv_read_start(c->stream(), OnAlloc, OnRead);
+  c->reading = true;
+}
+
+// ---- Reading and running commands ----
+
+void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  Connection* c = ConnectionOf(handle);
+  size_t available = 0;
+  char* p = c->input.PrepareRead(&available);
+  *buf = uv_buf_init(p, static_cast<unsigned>(std::min<size_t>(available, 1 << 30)));
+}
+
+void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  Connection* c = ConnectionOf(reinterpret_cast<uv_handle_t*>(stream));
+  Server* self = c->server;
+  if (nread > 0) {
+    c->input.Commit(static_cast<size_t>(nread));
+    self->counters_.total_net_input_bytes += static_cast<uint64_t>(nread);
+    self->ProcessInput(c);
+  } else if (nread < 0) {
+    if (nread != UV_EOF) {
+      Log(LogLevel::kVerbose, "Reading from client: {}", uv_strerror(static_cast<int>(nread)));
+    } else {
+      Log(LogLevel::kVerbose, "Client closed connection id={} addr={}", c->session.id,
+          c->session.addr);
+    }
+    self->Close(c);
+  }
+}
+
+void Server::ProcessInput(Connection* c) {
+  Session& s = c->session;
+  MonoTime now = clock_.Now();
+  ParserLimits limits;
+  limits.max_bulk_len = config_.proto_max_bulk_len;
+  while (!c->closing && !s.blocked() && !s.close_after_reply && !shutdown_requested_) {
+    if (s.out.size() >= kOutputPauseBytes) {
+      // Stop reading until the client reads its replies (see AfterOutputDrained).
+      if (!c->paused_for_output) {
+        c->paused_for_output = true;
+        ++counters_.paused_reading_clients;
+        if (c->reading) {
+          uv_read_stop(c->stream());
+          c->reading = false;
+        }
+      }
+      break;
+    }
+    std::string_view pending = c->input.Pending();
+    if (pending.empty()) break;
+    limits.authenticated = s.authenticated;
+    ParseStatus status = c->parser.Parse(pending, limits, &c->args);
+    if (status == ParseStatus::kNeedMore) {
+      if (pending.size() > static_cast<size_t>(config_.client_query_buffer_limit)) {
+        Log(LogLevel::kWarning,
+            "Closing client that reached max query buffer length: id={} addr={} (qbuf initial "
+            "bytes: \"{}\")",
+            s.id, s.addr, pending.substr(0, 64));
+        Close(c);
+        return;
+      }
+      break;
+    }
+    if (status == ParseStatus::kError) {
+      Log(LogLevel::kVerbose, "Protocol error ({}) from client: id={} addr={}", c->parser.error(),
+          s.id, s.addr);
+      commands_->NoteErrorReply();
+      s.reply.Error(c->parser.error());
+      s.close_after_reply = true;
+      c->input.Clear();
+      c->parser.Reset();
+      break;
+    }
+    if (!c->args.empty()) {
+      executing_ = c;
+      commands_->Execute(s, c->args, now);
+      executing_ = nullptr;
+    }
+    c->input.Consume(c->parser.consumed());
+    // A command with a huge argument count must not pin its argv array.
+    if (c->args.capacity() > 4096) std::vector<std::string_view>().swap(c->args);
+  }
+  s.query_buffer_bytes = c->input.size();
+  s.query_buffer_capacity = c->input.capacity();
+  if (c->closing) return;
+  if (OverOutputLimits(c, now)) return;
+  if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
+}
+
+bool Server::OverOutputLimits(Connection* c, MonoTime now) {
+  const OutputLimit& limit = config_.output_limit_normal;
+  size_t pending = c->session.out.size();
+  bool hard = limit.hard_bytes > 0 && pending >= static_cast<size_t>(limit.hard_bytes);
+  bool soft = false;
+  if (limit.soft_bytes > 0 && pending >= static_cast<size_t>(limit.soft_bytes)) {
+    if (c->soft_limit_since.us == 0) c->soft_limit_since = now;
+    soft = now.us - c->soft_limit_since.us >= limit.soft_seconds * 1'000'000;
+  } else {
+    c->soft_limit_since = MonoTime{0};
+  }
+  if (!hard && !soft) return false;
+  Log(LogLevel::kWarning,
+      "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+      c->session.id, c->session.addr);
+  Close(c);
+  return true;
+}
+
+void Server::ScheduleFlush(Connection* c) {
+  if (c->in_flush_list || c->closing) return;
+  c->in_flush_list = true;
+  flush_list_.push_back(c);
+}
+
+void Server::ScheduleReady(Connection* c) {
+  if (c->in_ready_list || c->closing) return;
+  c->in_ready_list = true;
+  ready_list_.push_back(c);
+}
+
+// ---- Writing ----
+
+void Server::Flush(Connection* c) {
+  if (c->closing || c->write_in_flight) return;
+  OutputBuffer& out = c->session.out;
+  if (out.empty()) {
+    AfterOutputDrained(c);
+    return;
+  }
+  constexpr size_t kMaxRuns = 64;
+  uv_buf_t bufs[kMaxRuns];
+  unsigned n = 0;
+  out.ForEachRun(kMaxRuns, [&](const char* data, size_t len) {
+    bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+  });
+  int written = uv_try_write(c->stream(), bufs, n);
+  if (written < 0 && written != UV_EAGAIN) {
+    Log(LogLevel::kVerbose, "Error writing to client: {}", uv_strerror(written));
+    Close(c);
+    return;
+  }
+  if (written > 0) {
+    out.Consume(static_cast<size_t>(written));
+    counters_.total_net_output_bytes += static_cast<uint64_t>(written);
+  }
+  if (out.empty()) {
+    AfterOutputDrained(c);
+    return;
+  }
+  // The socket is full: hand the rest to libuv, which writes it when the
+  // socket is writable. The bytes stay in `out` until OnWrite.
+  n = 0;
+  size_t total = 0;
+  out.ForEachRun(kMaxRuns, [&](const char* data, size_t len) {
+    bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    total += len;
+  });
+  int r = uv_write(&c->write_req, c->stream(), bufs, n, OnWrite);
+  if (r != 0) {
+    Close(c);
+    return;
+  }
+  c->write_in_flight = true;
+  c->write_bytes = total;
+}
+
+void Server::OnWrite(uv_write_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  Server* self = c->server;
+  c->write_in_flight = false;
+  if (c->closing) return;
+  if (status < 0) {
+    Log(LogLevel::kVerbose, "Error writing to client: {}", uv_strerror(status));
+    self->Close(c);
+    return;
+  }
+  c->session.out.Consume(c->write_bytes);
+  self->counters_.total_net_output_bytes += c->write_bytes;
+  c->write_bytes = 0;
+  self->Flush(c);
+}
+
+void Server::AfterOutputDrained(Connection* c) {
+  Session& s = c->session;
+  if (s.out.empty() && s.close_after_reply) {
+    Close(c);
+    return;
+  }
+  if (c->paused_for_output && s.out.size() < kOutputPauseBytes / 2) {
+    c->paused_for_output = false;
+    --counters_.paused_reading_clients;
+    if (!c->reading) {
+      uv_read_start(c->stream(), OnAlloc, OnRead);
+      c->reading = true;
+    }
+    ScheduleReady(c);  // run the commands that were already buffered
+  }
+}
+
+// ---- Closing ----
+
+void Server::Close(Connection* c) {
+  if (c->closing) return;
+  c->closing = true;
+  commands_->SessionClosed(c->session);
+  clients_.erase(c->session.id);
+  if (c->in_flush_list) std::erase(flush_list_, c);
+  if (c->in_ready_list) std::erase(ready_list_, c);
+  c->in_flush_list = c->in_ready_list = false;
+  if (c->paused_for_output) --counters_.paused_reading_clients;
+  uv_close(c->as_handle(), OnClosed);
+}
+
+void Server::OnClosed(uv_handle_t* handle) { delete ConnectionOf(handle); }
+
+// ---- Before sleep, timers, signals ----
+
+void Server::OnBeforeSleep(uv_prepare_t* prepare) {
+  static_cast<Server*>(prepare->data)->BeforeSleep();
+}
+
+void Server::BeforeSleep() {
+  // Clients unblocked during this iteration (a grant, a timeout, CLIENT
+  // UNBLOCK) or resumed after their output drained run their pipelined
+  // commands now; that may unblock others, so repeat until none is left.
+  while (!ready_list_.empty()) {
+    std::vector<Connection*> ready;
+    ready.swap(ready_list_);
+    for (Connection* c : ready) {
+      c->in_ready_list = false;
+      if (!c->closing) ProcessInput(c);
+    }
+  }
+  // The append-only log will be written (and, under appendfsync always,
+  // synced) here, before any reply of this iteration leaves.
+  std::vector<Connection*> flush;
+  flush.swap(flush_list_);
+  for (Connection* c : flush) {
+    c->in_flush_list = false;
+    Flush(c);
+  }
+  if (shutdown_requested_ && !shut_down_) {
+    Shutdown();
+    return;
+  }
+  ArmWheelTimer();
+  UpdateCron();
+}
+
+void Server::OnWheelTimer(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  self->wheel_armed_for_us_ = -1;
+  self->commands_->engine().Advance(self->clock_.Now());
+}
+
+void Server::ArmWheelTimer() {
+  if (shut_down_) return;
+  std::optional<MonoTime> next = commands_->engine().NextWakeup();
+  if (!next) {
+    if (wheel_armed_for_us_ != -1) {
+      uv_timer_stop(&wheel_timer_);
+      wheel_armed_for_us_ = -1;
+    }
+    return;
+  }
+  if (wheel_armed_for_us_ == next->us) return;
+  // libuv counts timeouts from its cached loop time; refresh it so the timer
+  // is not armed against a stale "now".
+  uv_update_time(&loop_);
+  int64_t now_us = clock_.Now().us;
+  uint64_t delay_ms = next->us <= now_us ? 0 : static_cast<uint64_t>((next->us - now_us + 999) / 1000);
+  uv_timer_start(&wheel_timer_, OnWheelTimer, delay_ms, 0);
+  wheel_armed_for_us_ = next->us;
+}
+
+void Server::UpdateCron() {
+  bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0);
+  if (needed == cron_active_) return;
+  if (needed) {
+    uv_timer_start(&cron_, OnCron, 1000, 1000);
+  } else {
+    uv_timer_stop(&cron_);
+  }
+  cron_active_ = needed;
+}
+
+void Server::OnCron(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  MonoTime now = self->clock_.Now();
+  std::vector<Connection*> idle;
+  for (auto& [id, c] : self->clients_) {
+    // Blocked clients wait as long as they asked to, as in Redis.
+    if (self->config_.timeout > 0 && !c->session.blocked() &&
+        now.us - c->session.last_interaction.us > self->config_.timeout * 1'000'000) {
+      idle.push_back(c);
+    } else if (!c->session.out.empty()) {
+      self->OverOutputLimits(c, now);
+    }
+  }
+  for (Connection* c : idle) {
+    Log(LogLevel::kVerbose, "Closing idle client id={} addr={}", c->session.id, c->session.addr);
+    self->Close(c);
+  }
+}
+
+void Server::OnSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  Log(LogLevel::kWarning, "Received {} scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  // The signal woke the loop; BeforeSleep of the next iteration shuts down.
+  self->shutdown_requested_ = true;
+}
+
+void Server::Shutdown() {
+  shut_down_ = true;
+  Log(LogLevel::kWarning, "User requested shutdown...");
+  // Nothing to sync yet: the append-only log arrives with the durability work.
+  for (uv_stream_t* l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
+  }
+  listeners_.clear();
+  if (!unix_path_.empty()) unlink(unix_path_.c_str());
+  std::vector<Connection*> all;
+  for (auto& [id, c] : clients_) all.push_back(c);
+  for (Connection* c : all) Close(c);
+  uv_prepare_stop(&before_sleep_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&before_sleep_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  Log(LogLevel::kWarning, "lockd is now ready to exit, bye bye...");
+  exit_code_ = 0;
+}
+
+// ---- ServerHooks ----
+
+void Server::ForEachSession(const std::function<void(Session&)>& visit) {
+  for (auto& [id, c] : clients_) visit(c->session);
+}
+
+Session* Server::FindSession(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : &it->second->session;
+}
+
+void Server::KillSession(Session& session) {
+  auto it = clients_.find(session.id);
+  if (it == clients_.end()) return;
+  if (it->second == executing_) {
+    // The caller's own connection: its reply to CLIENT KILL goes out first.
+    session.close_after_reply = true;
+    ScheduleFlush(it->second);
+  } else {
+    Close(it->second);
+  }
+}
+
+void Server::SessionUnblocked(Session& session) {
+  auto it = clients_.find(session.id);
+  if (it == clients_.end()) return;
+  ScheduleReady(it->second);
+  ScheduleFlush(it->second);
+}
+
+void Server::RequestShutdown() { shutdown_requested_ = true; }
+
+ServerStatus Server::Stats() {
+  ServerStatus st = counters_;
+  st.tcp_port = config_.port;
+  st.executable = options_.executable;
+  st.config_file = options_.config_file;
+  st.connected_clients = clients_.size();
+  return st;
+}
+
+void Server::ResetStats() {
+  uint64_t paused = counters_.paused_reading_clients;
+  counters_ = ServerStatus{};
+  counters_.paused_reading_clients = paused;
+}
+
+int RunServer(const Config& config, const ServerOptions& options) {
+  Server server(config, options);
+  return server.Run();
+}
+
+}  // namespace lockd

@@ -1,0 +1,106 @@
+// Server: the libuv event loop and everything it owns — listeners, client
+// connections, the wheel timer, signals — and the one step before the loop
+// sleeps (OnBeforeSleep) where replies leave. Implements ServerHooks for the
+// command layer.
+//
+// Ownership: Server owns every Connection (see net/connection.h) and every
+// libuv handle it starts; all are closed before Run() returns.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "cmd/commands.h"
+#include "cmd/server_hooks.h"
+#include "lockd/clock.h"
+#include "lockd/config.h"
+#include "lockd/server.h"
+#include "lockd/status.h"
+#include "net/connection.h"
+
+namespace lockd {
+
+class Server final : public ServerHooks {
+ public:
+  Server(const Config& config, const ServerOptions& options);
+  ~Server() override;
+
+  // Listens, serves until shutdown, closes everything. Returns the exit code.
+  int Run();
+
+  // ServerHooks.
+  void ForEachSession(const std::function<void(Session&)>& visit) override;
+  Session* FindSession(uint64_t id) override;
+  void KillSession(Session& session) override;
+  void SessionUnblocked(Session& session) override;
+  void RequestShutdown() override;
+  ServerStatus Stats() override;
+  void ResetStats() override;
+
+ private:
+  // A client whose unsent output passes this stops being read (and its
+  // buffered commands stop running) until the output drains to half of it,
+  // so a client that never reads cannot grow the server's memory.
+  static constexpr size_t kOutputPauseBytes = 1024 * 1024;
+
+  Status Listen();
+  Status ListenTcp(const std::string& address, bool optional);
+  Status ListenUnix();
+  void RaiseOpenFileLimit();
+
+  static void OnConnection(uv_stream_t* listener, int status);
+  void Accept(uv_stream_t* listener);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void ProcessInput(Connection* c);
+  void ScheduleFlush(Connection* c);
+  void ScheduleReady(Connection* c);
+  void Flush(Connection* c);
+  static void OnWrite(uv_write_t* req, int status);
+  void AfterOutputDrained(Connection* c);
+  bool OverOutputLimits(Connection* c, MonoTime now);
+  void Close(Connection* c);
+  static void OnClosed(uv_handle_t* handle);
+
+  static void OnBeforeSleep(uv_prepare_t* prepare);
+  void BeforeSleep();
+  static void OnWheelTimer(uv_timer_t* timer);
+  void ArmWheelTimer();
+  static void OnCron(uv_timer_t* timer);
+  void UpdateCron();
+  static void OnSignal(uv_signal_t* handle, int signum);
+  void Shutdown();
+
+  Config config_;
+  ServerOptions options_;
+  SystemClock clock_;
+  uv_loop_t loop_;
+  std::unique_ptr<Commands> commands_;
+
+  std::vector<uv_stream_t*> listeners_;
+  std::string unix_path_;
+  std::map<uint64_t, Connection*> clients_;  // ordered by id, for CLIENT LIST
+  std::vector<Connection*> flush_list_;      // have output to send
+  std::vector<Connection*> ready_list_;      // were unblocked or resumed: run their input
+  uint64_t next_client_id_ = 1;
+  Connection* executing_ = nullptr;  // whose command is running right now
+
+  uv_prepare_t before_sleep_;
+  uv_timer_t wheel_timer_;
+  int64_t wheel_armed_for_us_ = -1;  // the MonoTime the timer is armed for; -1: stopped
+  uv_timer_t cron_;
+  bool cron_active_ = false;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+
+  bool shutdown_requested_ = false;
+  bool shut_down_ = false;
+  int exit_code_ = 0;
+
+  ServerStatus counters_;
+};
+
+}  // namespace lockd
