@@ -1,0 +1,552 @@
+#!/usr/bin/env bash
+# The side-by-side benchmarks of SPEC §9: lockd and a real redis-server, both
+# started here on free ports of 127.0.0.1, driven with the same redis-benchmark
+# flags in alternating runs, each figure printed with its lockd/redis ratio.
+# A packaged redis service (on 6379) is never used, stopped or touched; every
+# server and job started here is stopped on exit, Ctrl-C or error.
+#
+# Usage: scripts/bench.sh            (make bench builds the binaries, then runs this)
+#        BENCH_QUICK=1 scripts/bench.sh   smoke run, well under a minute
+# Settings (environment):
+#   BENCH_ROUNDS=5          rounds per redis-benchmark figure, log off (the median is quoted)
+#   BENCH_AOF_ROUNDS=3      rounds with appendfsync always, and log loads timed
+#   BENCH_REQUESTS=200000   requests per unpipelined run (LOCK.ACQUIRE / SET, PING)
+#   BENCH_REQUESTS_P16=1000000  requests per pipelined run
+#   BENCH_CLIENTS=50  BENCH_PIPELINE=16  BENCH_KEYSPACE=1000000  BENCH_TTL=30000
+#   BENCH_LOCKS=1000000     locks held for the memory (and log load) figures
+#   BENCH_EXPIRE_LOCKS=1000000  leases that expire at once in the latency figure
+#   BENCH_EXPIRE_LEAD=auto  seconds from the start of that load to the common deadline
+#   BENCH_AOF=auto          appendfsync-always runs and log load time: auto = when
+#                           lockd accepts `appendonly yes`; 0 = never; 1 = required
+#   BENCH_ONLY=rps,aof,memory,expire,aofload,engine   a subset of the sections
+#   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
+#   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
+#   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
+#   LOCKD_SERVER=build/lockd-server  ENGINE_BENCH=build/engine-bench  REDIS_SERVER=redis-server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PY=/usr/bin/python3
+HELPER="$ROOT/scripts/bench_helper.py"
+
+# ---------------------------------------------------------------------------
+# Settings.
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  d_rounds=1 d_aof_rounds=1 d_req=20000 d_req16=100000 d_locks=100000 d_expire=100000
+else
+  d_rounds=5 d_aof_rounds=3 d_req=200000 d_req16=1000000 d_locks=1000000 d_expire=1000000
+fi
+ROUNDS=${BENCH_ROUNDS:-$d_rounds}
+AOF_ROUNDS=${BENCH_AOF_ROUNDS:-$d_aof_rounds}
+REQUESTS=${BENCH_REQUESTS:-$d_req}
+REQUESTS_P16=${BENCH_REQUESTS_P16:-$d_req16}
+CLIENTS=${BENCH_CLIENTS:-50}
+PIPELINE=${BENCH_PIPELINE:-16}
+KEYSPACE=${BENCH_KEYSPACE:-1000000}
+TTL=${BENCH_TTL:-30000}
+LOCKS=${BENCH_LOCKS:-$d_locks}
+EXPIRE_LOCKS=${BENCH_EXPIRE_LOCKS:-$d_expire}
+EXPIRE_LEAD=${BENCH_EXPIRE_LEAD:-auto}
+AOF=${BENCH_AOF:-auto}
+ONLY=${BENCH_ONLY:-rps,aof,memory,expire,aofload,engine}
+PIN=${BENCH_PIN:-0}
+SELFTEST=${BENCH_SELFTEST:-0}
+KEEP=${BENCH_KEEP:-0}
+LOCKD_SERVER=${LOCKD_SERVER:-$ROOT/build/lockd-server}
+ENGINE_BENCH=${ENGINE_BENCH:-$ROOT/build/engine-bench}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+HOLDER=holder-0123456789
+
+die() { echo "bench: $*" >&2; exit 1; }
+section() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
+done
+[ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
+for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
+  command -v "$tool" >/dev/null || die "$tool not found (run scripts/install-deps.sh)"
+done
+if [ "$SELFTEST" != 1 ]; then
+  [ -x "$LOCKD_SERVER" ] || die "$LOCKD_SERVER not built (make bench builds it)"
+fi
+
+# ---------------------------------------------------------------------------
+# Processes: every server and child started here is recorded, and stopped by
+# the EXIT trap, which also runs after Ctrl-C (INT), TERM and errors (set -e).
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/lockd-bench.XXXXXX")
+declare -A LIVE=()   # pid -> description, for every server still running
+CHILD=""             # the benchmark client or helper being waited for
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  [ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null
+  local pid
+  for pid in "${!LIVE[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for _ in $(seq 100); do
+    local alive=0
+    for pid in "${!LIVE[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null && alive=1
+    [ $alive = 0 ] && break
+    sleep 0.05
+  done
+  for pid in "${!LIVE[@]}" $CHILD $(jobs -p); do kill -KILL "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ "$KEEP" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 130 ] && [ $rc -ne 143 ]; }; then
+    echo "bench: logs kept in $TMP" >&2
+  else
+    rm -rf "$TMP"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+PIN_SERVER=() PIN_CLIENT=()
+if [ "$PIN" = 1 ]; then PIN_SERVER=(taskset -c 1) PIN_CLIENT=(taskset -c 0); fi
+
+# run OUT CMD...: runs CMD in the background with stdout in OUT (stderr in
+# OUT.err) and waits for it, so that a signal reaches our trap at once. Returns
+# CMD's exit code.
+run() {
+  local out=$1 rc=0
+  shift
+  "$@" >"$out" 2>"$out.err" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return $rc
+}
+
+# kv FILE KEY: the value of KEY=... in a helper's output.
+kv() { sed -n "s/^$2=//p" "$1" | tail -1; }
+
+# The command family a side speaks: lockd's LOCK.* or Redis's SET.
+kind_of() { if [ "$1" = lockd ] && [ "$SELFTEST" != 1 ]; then echo lockd; else echo redis; fi; }
+
+# start_server SIDE DIR [--directive value ...]: starts lockd or redis-server
+# on a free port with its files in DIR and waits for PONG. Sets PORT[SIDE],
+# PID[SIDE] and READY_SECS (seconds from exec to the first PONG).
+declare -A PORT=() PID=()
+N_STARTS=0
+start_server() {
+  local side=$1 dir=$2
+  shift 2
+  mkdir -p "$dir"
+  local port cmd
+  port=$("$PY" "$HELPER" ports 1) || die "no free port"
+  if [ "$(kind_of "$side")" = lockd ]; then
+    cmd=("$LOCKD_SERVER" --port "$port" --bind 127.0.0.1 --dir "$dir" "$@")
+  else
+    cmd=("$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --daemonize no
+         --dir "$dir" "$@")
+  fi
+  N_STARTS=$((N_STARTS + 1))
+  local log="$dir/server.log" since
+  echo "# ${cmd[*]}" >>"$log"
+  since=$(date +%s%N)
+  "${PIN_SERVER[@]}" "${cmd[@]}" >>"$log" 2>&1 &
+  local pid=$!
+  LIVE[$pid]=$side
+  PORT[$side]=$port PID[$side]=$pid
+  if ! run "$TMP/ready.out" "$PY" "$HELPER" ready --port "$port" --pid "$pid" \
+      --since-ns "$since" --timeout 60; then
+    cat "$TMP/ready.out.err" >&2
+    echo "--- last lines of $side's log ($log):" >&2
+    tail -20 "$log" >&2
+    return 1
+  fi
+  READY_SECS=$(kv "$TMP/ready.out" ready_secs)
+}
+
+# stop_server SIDE: SIGTERM, then waits for the exit (SIGKILL after 60 s).
+stop_server() {
+  local side=$1 pid=${PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "LIVE[$pid]"
+  PID[$side]=""
+}
+
+cli() { redis-cli -h 127.0.0.1 -p "${PORT[$1]}" "${@:2}"; }
+
+# The lock command each side runs under redis-benchmark, on random keys.
+acquire_cmd() {
+  if [ "$(kind_of "$1")" = lockd ]; then
+    echo "LOCK.ACQUIRE ${2}__rand_int__ $HOLDER $TTL"
+  else
+    echo "SET ${2}__rand_int__ $HOLDER NX PX $TTL"
+  fi
+}
+
+# Checks once, before a run, that a side accepts its lock command.
+check_acquire() {
+  local side=$1 reply
+  # shellcheck disable=SC2046
+  reply=$(cli "$side" $(acquire_cmd "$side" check: | sed "s/__rand_int__/0/") 2>&1)
+  if [[ ! $reply =~ ^([0-9]+|OK|)$ ]]; then
+    die "$side answered '$reply' to: $(acquire_cmd "$side" check:)"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Results: R[name,side] holds one value per round; median() and ratio() read
+# them for the summary.
+
+declare -A R=()
+median() {
+  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
+    awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2];
+                         else print (v[NR/2]+v[NR/2+1])/2}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0==0 || a=="nan" || b=="nan") print "n/a";
+                                           else printf "%.2f", a/b}'; }
+# med KEY: the median of the rounds' values in R[KEY].
+med() { median "${R[$1]:-}"; }
+# range KEY: "min-max" of the rounds' values.
+range() { tr ' ' '\n' <<<"${R[$1]:-}" | sed '/^$/d' | sort -g |
+          awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.0f-%.0f", lo, hi}'; }
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN {if (v=="nan" || v=="") print "n/a";
+                                              else printf "%.*f", d, v}'; }
+
+# bench_run SIDE NAME ROUND REQUESTS PIPELINE CMD...: one redis-benchmark run.
+bench_run() {
+  local side=$1 name=$2 round=$3 n=$4 p=$5
+  shift 5
+  local out="$TMP/rb.out"
+  if ! run "$out" "${PIN_CLIENT[@]}" redis-benchmark -h 127.0.0.1 -p "${PORT[$side]}" \
+      -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -P "$p" --csv "$@"; then
+    cat "$out" "$out.err" >&2
+    die "redis-benchmark against $side failed: $*"
+  fi
+  if grep -q 'Error from server' "$out" "$out.err"; then
+    grep -h 'Error from server' "$out" "$out.err" | head -3 >&2
+    die "$side answered errors to: $*"
+  fi
+  # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",
+  # "p99_latency_ms","max_latency_ms"
+  local line rps p50 p99
+  line=$(grep -v '^"test"' "$out" | grep '^"' | tail -1 | tr -d '"') ||
+    die "no result from redis-benchmark against $side: $(cat "$out" "$out.err")"
+  rps=$(awk -F, '{print $(NF-6)}' <<<"$line")
+  p50=$(awk -F, '{print $(NF-3)}' <<<"$line")
+  p99=$(awk -F, '{print $(NF-1)}' <<<"$line")
+  R[$name,$side]+="$rps "
+  printf '  round %-5s %-5s %-8s %10s rps   p50 %s ms  p99 %s ms\n' \
+    "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$p50" "$p99"
+}
+
+# rps_rounds MODE ROUNDS NAMES...: ROUNDS rounds; in each, both servers are
+# started fresh (so each round does the same work from an empty key space),
+# then every named test runs against lockd and redis in turn.
+rps_rounds() {
+  local mode=$1 rounds=$2
+  shift 2
+  local args=(--appendonly no)
+  [ "$mode" = always ] && args=(--appendonly yes --appendfsync always)
+  local r name side
+  for r in $(seq "$rounds"); do
+    for side in lockd redis; do
+      start_server "$side" "$TMP/$side-$mode-$r" "${args[@]}"
+      check_acquire "$side"
+    done
+    for name in "$@"; do
+      for side in lockd redis; do
+        # shellcheck disable=SC2046
+        case $name in
+          P1 | P1-aof) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 \
+                         $(acquire_cmd "$side" "lock:p1:") ;;
+          PN | PN-aof) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS_P16" "$PIPELINE" \
+                         $(acquire_cmd "$side" "lock:p$PIPELINE:") ;;
+          PING) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 PING ;;
+          *) die "unknown test $name" ;;
+        esac
+      done
+    done
+    for side in lockd redis; do
+      # Both sides must have done the same work: the same share of fresh keys.
+      local keys
+      keys=$(cli "$side" DBSIZE)
+      R[keys-$mode,$side]+="$keys "
+      stop_server "$side"
+    done
+  done
+  # Besides the ratio of the medians (the summary's figure), the median of the
+  # per-round ratios: adjacent runs share whatever else the machine was doing.
+  local paired i
+  for name in "$@"; do
+    local -a lockd_runs redis_runs
+    read -ra lockd_runs <<<"${R[$name,lockd]}"
+    read -ra redis_runs <<<"${R[$name,redis]}"
+    paired=""
+    for i in "${!lockd_runs[@]}"; do
+      paired+="$(ratio "${lockd_runs[$i]}" "${redis_runs[$i]}") "
+    done
+    printf '  median %-8s lockd %s rps (%s), redis %s rps (%s): lockd/redis %s;' \
+      "${name/PN/P$PIPELINE}" "$(fmt "$(med "$name,lockd")")" "$(range "$name,lockd")" \
+      "$(fmt "$(med "$name,redis")")" "$(range "$name,redis")" \
+      "$(ratio "$(med "$name,lockd")" "$(med "$name,redis")")"
+    printf ' per round %s(median %s)\n' "$paired" "$(median "$paired")"
+  done
+}
+
+# lockd accepts `appendonly yes` only once its log is built (README); until
+# then the appendfsync-always figures and the log load time are skipped.
+AOF_OK=0 AOF_WHY=""
+probe_aof() {
+  if [ "$AOF" = 0 ]; then AOF_WHY="BENCH_AOF=0"; return 0; fi
+  if start_server lockd "$TMP/aof-probe" --appendonly yes --appendfsync always \
+      2>"$TMP/aof-probe.err"; then
+    AOF_OK=1
+    stop_server lockd
+  else
+    AOF_WHY=$( { grep -v '^#' "$TMP/aof-probe/server.log" | grep -iE 'appendonly|aof' ||
+                 grep -v '^#' "$TMP/aof-probe/server.log" | grep -iE 'error|refus'; } |
+              head -1 | cut -c1-120)
+    AOF_WHY=${AOF_WHY:-lockd does not start with appendonly yes}
+    stop_server lockd
+    if [ "$AOF" = 1 ]; then die "BENCH_AOF=1 but lockd does not run with appendonly yes: $AOF_WHY"; fi
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Header.
+
+T0=$(date +%s)
+lockd_version="(stand-in: redis-server, BENCH_SELFTEST=1)"
+[ "$SELFTEST" != 1 ] && lockd_version=$("$LOCKD_SERVER" --version 2>&1 | head -1 || true)
+echo "== lockd vs redis, side by side (SPEC §9)"
+echo "lockd:  $lockd_version"
+echo "redis:  $("$REDIS_SERVER" --version | head -1)"
+echo "host:   $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "client: redis-benchmark $(redis-benchmark --version | awk '{print $2}'), one thread, $CLIENTS connections, on the same host:"
+echo "        client and server share the $(nproc) CPUs, so the figures are client-bound as much as server-bound;"
+echo "        pinning: $([ "$PIN" = 1 ] && echo "servers on CPU 1, clients on CPU 0" || echo "none (BENCH_PIN=1 pins)")"
+echo "runs:   $ROUNDS rounds ($AOF_ROUNDS with the log on), alternating lockd/redis, median quoted; $REQUESTS requests unpipelined," \
+     "$REQUESTS_P16 with -P $PIPELINE; keys: -r $KEYSPACE, ttl $TTL ms; fresh servers each round"
+awk '$1 > 0.5 {print "note:   the load average is " $1 " before starting: other work on this machine makes the figures noisy"}' /proc/loadavg
+
+# ---------------------------------------------------------------------------
+# 1-3. LOCK.ACQUIRE vs SET NX PX, unpipelined and pipelined; PING.
+
+if section rps; then
+  echo
+  echo "== 1-3. LOCK.ACQUIRE vs SET NX PX (random keys), P1 and P$PIPELINE; PING — log off"
+  rps_rounds off "$ROUNDS" P1 PN PING
+fi
+
+if section aof || section aofload; then probe_aof; fi
+
+if section aof; then
+  echo
+  if [ $AOF_OK = 1 ]; then
+    echo "== 1-2 again with appendonly yes, appendfsync always (both servers)"
+    rps_rounds always "$AOF_ROUNDS" P1-aof PN-aof
+  else
+    echo "== appendfsync always runs: skipped ($AOF_WHY)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# 4. Memory per held lock.
+
+FILL_SECS_MAX=0
+if section memory; then
+  echo
+  echo "== 4. memory per held lock: $LOCKS locks (17-byte keys and holders, ttl 600000 ms) through redis-cli --pipe"
+  for side in lockd redis; do
+    start_server "$side" "$TMP/$side-memory" --appendonly no
+    out="$TMP/fill-$side.out"
+    run "$out" "$PY" "$HELPER" fill --port "${PORT[$side]}" --pid "${PID[$side]}" \
+      --kind "$(kind_of "$side")" --count "$LOCKS" --ttl 600000 ||
+      { cat "$out.err" >&2; die "filling $side failed"; }
+    [ "$(kv "$out" dbsize_after)" = "$LOCKS" ] ||
+      die "$side holds $(kv "$out" dbsize_after) keys after the fill, not $LOCKS"
+    R[rss,$side]=$(kv "$out" rss_per_lock)
+    R[used,$side]=$(kv "$out" used_per_lock)
+    R[fill_secs,$side]=$(kv "$out" load_secs)
+    FILL_SECS_MAX=$(awk -v a="$FILL_SECS_MAX" -v b="$(kv "$out" load_secs)" 'BEGIN {print (b>a)?b:a}')
+    printf '  %-5s RSS %6.1f -> %7.1f MB: %6.1f B/lock   used_memory: %s B/lock   load %.2f s (%s locks/s)\n' \
+      "$side" "$(awk -v v="$(kv "$out" rss_before)" 'BEGIN{print v/1e6}')" \
+      "$(awk -v v="$(kv "$out" rss_after)" 'BEGIN{print v/1e6}')" "${R[rss,$side]}" \
+      "$(fmt "${R[used,$side]:-nan}" 1)" "$(kv "$out" load_secs)" "$(fmt "$(kv "$out" load_rate)")"
+    stop_server "$side"
+  done
+fi
+
+# ---------------------------------------------------------------------------
+# 5. PING latency while 1,000,000 leases expire at once.
+
+if section expire; then
+  lead=$EXPIRE_LEAD
+  if [ "$lead" = auto ]; then
+    # Loading must end well before the deadline: twice the slowest fill seen
+    # (scaled to this count) plus 3 s, or 3 s + 1 s per 100,000 locks when
+    # the memory section did not run.
+    lead=$(awk -v f="$FILL_SECS_MAX" -v a="$LOCKS" -v b="$EXPIRE_LOCKS" \
+           'BEGIN {l = (f > 0) ? 2 * f * b / a + 3 : 3 + b / 100000; printf "%.1f", l}')
+  fi
+  echo
+  echo "== 5. PING latency (a second client, one PING every 1 ms) while $EXPIRE_LOCKS leases expire at one deadline"
+  echo "   (each batch of 1000 is acquired with ttl = deadline - now; deadline = load start + $lead s;"
+  echo "    the window runs from 0.1 s before the deadline until every key is gone, at least 1 s;"
+  echo "    'idle' is the same probe during the second before that, when nothing expires)"
+  for side in lockd redis; do
+    start_server "$side" "$TMP/$side-expire" --appendonly no
+    out="$TMP/expire-$side.out"
+    run "$out" "$PY" "$HELPER" expire --port "${PORT[$side]}" --kind "$(kind_of "$side")" \
+      --count "$EXPIRE_LOCKS" --lead "$lead" ||
+      { cat "$out.err" >&2; die "the expiry run against $side failed"; }
+    grep -h 'bench_helper' "$out.err" >&2 || true
+    for k in exp_p50_ms exp_p99_ms exp_max_ms emptied_secs expired idle_p99_ms; do
+      R[$k,$side]=$(kv "$out" $k)
+    done
+    printf '  %-5s p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms  (%s pings in %.2f s);' \
+      "$side" "$(kv "$out" exp_p50_ms)" "$(kv "$out" exp_p99_ms)" "$(kv "$out" exp_p999_ms)" \
+      "$(kv "$out" exp_max_ms)" "$(kv "$out" exp_pings)" "$(kv "$out" exp_window_secs)"
+    printf ' all gone %.2f s after the deadline, %s expired, %s keys left\n' \
+      "$(kv "$out" emptied_secs)" "$(kv "$out" expired)" "$(kv "$out" dbsize_after)"
+    printf '        idle: p50 %.3f ms  p99 %.3f ms  max %.3f ms  (%s pings); load %.2f s, slack %.2f s\n' \
+      "$(kv "$out" idle_p50_ms)" "$(kv "$out" idle_p99_ms)" "$(kv "$out" idle_max_ms)" \
+      "$(kv "$out" idle_pings)" "$(kv "$out" load_secs)" "$(kv "$out" slack_secs)"
+    [ "$(kv "$out" dbsize_loaded)" = "$EXPIRE_LOCKS" ] ||
+      die "$side held $(kv "$out" dbsize_loaded) keys after loading, not $EXPIRE_LOCKS"
+    [ "$(kv "$out" dbsize_after)" = 0 ] ||
+      echo "  warning: $side still has $(kv "$out" dbsize_after) keys at the end of the probe" >&2
+    stop_server "$side"
+  done
+fi
+
+# ---------------------------------------------------------------------------
+# Time to load a log of $LOCKS records (when lockd has a log).
+
+if section aofload; then
+  echo
+  if [ $AOF_OK = 1 ]; then
+    echo "== time to load a log of $LOCKS lock records (appendonly yes; filled with appendfsync everysec;"
+    echo "   each server restarted $AOF_ROUNDS times, alternating; exec to the first PONG, median quoted)"
+    for side in lockd redis; do
+      dir="$TMP/$side-aofload"
+      start_server "$side" "$dir" --appendonly yes --appendfsync everysec
+      run "$TMP/aoffill-$side.out" "$PY" "$HELPER" fill --port "${PORT[$side]}" \
+        --pid "${PID[$side]}" --kind "$(kind_of "$side")" --count "$LOCKS" --ttl 600000 ||
+        { cat "$TMP/aoffill-$side.out.err" >&2; die "filling $side's log failed"; }
+      stop_server "$side"
+      size=$(du -sb --exclude=server.log "$dir" | cut -f1)
+      printf '  %-5s log of %s records: %.1f MB\n' "$side" "$LOCKS" "$(awk -v v="$size" 'BEGIN{print v/1e6}')"
+    done
+    for r in $(seq "$AOF_ROUNDS"); do
+      for side in lockd redis; do
+        start_server "$side" "$TMP/$side-aofload" --appendonly yes --appendfsync everysec
+        R[aofload,$side]+="$READY_SECS "
+        keys=$(cli "$side" DBSIZE)
+        printf '  round %-5s %-5s %.3f s, %s keys\n' "$r/$AOF_ROUNDS" "$side" "$READY_SECS" "$keys"
+        [ "$keys" = "$LOCKS" ] || die "$side holds $keys keys after loading its log, not $LOCKS"
+        stop_server "$side"
+      done
+    done
+  else
+    echo "== log load time: skipped ($AOF_WHY)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# 6. The engine alone.
+
+ENGINE_PAIRS=""
+# engine_figure NAME: the number on engine-bench's "NAME <number>" line.
+engine_figure() {
+  { grep -hoE "^$1[=: 	]+[0-9.eE+-]+" "$TMP/engine.out" || true; } | head -1 | grep -oE '[0-9.eE+-]+$' || true
+}
+if section engine; then
+  echo
+  echo "== 6. engine without the network ($ENGINE_BENCH)"
+  if [ -x "$ENGINE_BENCH" ]; then
+    out="$TMP/engine.out"
+    run "$out" "${PIN_SERVER[@]}" "$ENGINE_BENCH" ||
+      { cat "$out" "$out.err" >&2; die "$ENGINE_BENCH failed"; }
+    sed 's/^/  /' "$out" "$out.err"
+    ENGINE_PAIRS=$(engine_figure engine_pairs_per_sec)
+    [ -n "$ENGINE_PAIRS" ] || echo "  warning: no engine_pairs_per_sec line in its output" >&2
+  else
+    echo "  skipped: $ENGINE_BENCH not built (make bench builds it)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# Summary.
+
+# row NAME LOCKD REDIS UNIT DECIMALS [TARGET-OP TARGET [TARGET-ON [TARGET-TEXT]]]
+# TARGET-ON is "ratio" (default) or "lockd" (an absolute bound on lockd's figure).
+row() {
+  local name=$1 l=$2 r=$3 unit=$4 dec=$5 op=${6:-} target=${7:-} on=${8:-ratio} text=${9:-}
+  local rt="-" lv rv met="" tgt=""
+  [ -n "$r" ] && rt=$(ratio "$l" "$r")
+  lv="$(fmt "$l" "$dec") $unit"
+  rv="-"
+  [ -n "$r" ] && rv="$(fmt "$r" "$dec") $unit"
+  if [ -n "$op" ]; then
+    local v=$rt
+    [ "$on" = lockd ] && v=$l
+    if [ "$on" = lockd ]; then tgt="lockd $op ${text:-$target}"; else tgt="ratio $op $target"; fi
+    met=$(awk -v v="$v" -v t="$target" -v op="$op" 'BEGIN {
+      if (v == "n/a" || v == "nan" || v == "" || v == "-") {print "n/a"; exit}
+      ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 <= t + 0); print ok ? "yes" : "NO"}')
+  fi
+  printf '%-38s %16s %16s %11s   %-18s %s\n' "$name" "$lv" "$rv" "$rt" "$tgt" "$met"
+}
+
+
+echo
+echo "== summary (medians of alternating rounds; lockd/redis from the same run)"
+printf '%-38s %16s %16s %11s   %-18s %s\n' benchmark lockd redis lockd/redis target met
+if section rps; then
+  row "LOCK.ACQUIRE vs SET NX PX (P1)" "$(med P1,lockd)" "$(med P1,redis)" rps 0 ">=" 1.0
+  row "LOCK.ACQUIRE vs SET NX PX (P$PIPELINE)" "$(med PN,lockd)" "$(med PN,redis)" rps 0 ">=" 1.3
+  row "PING (P1)" "$(med PING,lockd)" "$(med PING,redis)" rps 0
+fi
+if section aof && [ $AOF_OK = 1 ]; then
+  row "  same, appendfsync always (P1)" "$(med P1-aof,lockd)" "$(med P1-aof,redis)" rps 0
+  row "  same, appendfsync always (P$PIPELINE)" "$(med PN-aof,lockd)" "$(med PN-aof,redis)" rps 0
+fi
+if section memory; then
+  row "memory per lock, RSS ($LOCKS locks)" "${R[rss,lockd]}" "${R[rss,redis]}" B 1 "<=" 0.6
+  row "  used_memory per lock (reference)" "${R[used,lockd]:-nan}" "${R[used,redis]:-nan}" B 1
+fi
+if section expire; then
+  row "PING p99 while $EXPIRE_LOCKS leases expire" "${R[exp_p99_ms,lockd]}" \
+    "${R[exp_p99_ms,redis]}" ms 3 "<=" 5 lockd "5 ms"
+  row "  PING max in that window" "${R[exp_max_ms,lockd]}" "${R[exp_max_ms,redis]}" ms 3
+  row "  time until every key is gone" "${R[emptied_secs,lockd]}" "${R[emptied_secs,redis]}" s 2
+  row "  PING p99 just before (idle)" "${R[idle_p99_ms,lockd]}" "${R[idle_p99_ms,redis]}" ms 3
+fi
+if section aofload && [ $AOF_OK = 1 ]; then
+  row "log load time ($LOCKS records)" "$(med aofload,lockd)" "$(med aofload,redis)" s 2
+fi
+if section engine && [ -n "$ENGINE_PAIRS" ]; then
+  row "engine pairs/s (no network)" "$ENGINE_PAIRS" "" "/s" 0 ">=" 5000000 lockd "5M/s"
+  for f in "engine_bytes_per_lock B 1" "engine_expire_1m_ms ms 1" "engine_max_advance_us us 0"; do
+    read -r name unit dec <<<"$f"
+    v=$(engine_figure "$name")
+    [ -z "$v" ] || row "  $name" "$v" "" "$unit" "$dec"
+  done
+fi
+if section aof && [ $AOF_OK != 1 ]; then echo "(appendfsync always runs and log load time skipped: $AOF_WHY)"; fi
+if section rps; then
+  echo "(keys held at the end of each round, lockd/redis: $(med keys-off,lockd)/$(med keys-off,redis) median" \
+       "— the same work on both sides)"
+fi
+echo "(total $(($(date +%s) - T0)) s; $N_STARTS server starts; client: redis-benchmark, 1 thread, $CLIENTS connections)"

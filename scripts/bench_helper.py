@@ -1,0 +1,395 @@
+#!/usr/bin/python3
+"""Helpers for scripts/bench.sh that redis-benchmark cannot do by itself.
+
+Subcommands (each prints key=value lines on stdout for bench.sh to read):
+  ports N                       N free TCP ports on 127.0.0.1 (never 6379)
+  ready --port P --pid PID ...  wait until the server answers PING with PONG
+  fill --port P --pid PID ...   hold N locks with a long ttl; RSS and used_memory deltas
+  expire --port P ...           hold N locks that all expire at one deadline, and time
+                                PINGs from a second connection across that deadline
+
+The "kind" of a server says which command takes a lock: lockd's
+`LOCK.ACQUIRE key holder ttl_ms` or Redis's `SET key holder PX ttl_ms`. Every
+key and holder is 17 bytes ("lock:%012d", "holder-%010d"). Bulk loads go
+through `redis-cli --pipe`, fed with RESP generated here.
+
+Only the standard library is used, so that a fresh machine needs nothing more.
+"""
+
+import argparse
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BATCH = 1000  # commands generated (and, for expire, given one ttl) at a time
+
+
+# ---------------------------------------------------------------------------
+# A minimal RESP2 client: enough for PING, DBSIZE, INFO and SHUTDOWN.
+
+class RespError(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        self.buf += data
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                line, self.buf = self.buf[:i], self.buf[i + 2:]
+                return line
+            self._fill()
+
+    def _reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return RespError(rest.decode(errors="replace"))
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data.decode(errors="replace")
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        if t == b"_":
+            return None
+        raise RespError("unexpected reply type %r" % line[:20])
+
+    def call(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+        r = self._reply()
+        if isinstance(r, RespError):
+            raise r
+        return r
+
+    def info(self):
+        """INFO (all sections) as a dict of field -> string."""
+        fields = {}
+        for line in self.call("INFO", "all").splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                fields[k] = v
+        return fields
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def alive(pid):
+    """False once the process has exited, even while it is an unreaped zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def emit(**kv):
+    for k, v in kv.items():
+        if isinstance(v, float):
+            v = "%.6g" % v
+        print("%s=%s" % (k, v))
+    sys.stdout.flush()
+
+
+def warn(msg):
+    print("bench_helper: " + msg, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Bulk loading through redis-cli --pipe.
+
+def command_format(kind):
+    """A bytes %-format taking (index, index, ttl_len, ttl) for one lock command."""
+    key = b"$17\r\nlock:%012d\r\n"
+    holder = b"$17\r\nholder-%010d\r\n"
+    ttl = b"$%d\r\n%s\r\n"
+    if kind == "lockd":
+        return b"*4\r\n$12\r\nLOCK.ACQUIRE\r\n" + key + holder + ttl
+    if kind == "redis":
+        return b"*5\r\n$3\r\nSET\r\n" + key + holder + b"$2\r\nPX\r\n" + ttl
+    raise SystemExit("unknown kind %r" % kind)
+
+
+def pipe_load(port, kind, count, ttl_of_batch):
+    """Sends `count` lock commands through redis-cli --pipe. ttl_of_batch() is
+    called before each batch and returns that batch's ttl in ms. Returns
+    (seconds, errors, replies)."""
+    fmt = command_format(kind)
+    proc = subprocess.Popen(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    start = time.monotonic()
+    try:
+        for lo in range(0, count, BATCH):
+            ttl = b"%d" % ttl_of_batch()
+            proc.stdin.write(b"".join(
+                [fmt % (i, i, len(ttl), ttl) for i in range(lo, min(lo + BATCH, count))]))
+        proc.stdin.close()
+        out = proc.stdout.read().decode(errors="replace")
+        rc = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    seconds = time.monotonic() - start
+    errors = replies = -1
+    for line in out.splitlines():
+        if line.startswith("errors:"):
+            parts = line.replace(",", "").split()
+            errors, replies = int(parts[1]), int(parts[3])
+    if rc != 0 or errors != 0 or replies != count:
+        warn("redis-cli --pipe: exit %d, output: %s" % (rc, out.strip()))
+        raise SystemExit(1)
+    return seconds, errors, replies
+
+
+# ---------------------------------------------------------------------------
+# Subcommands.
+
+def cmd_ports(args):
+    socks, ports = [], []
+    while len(ports) < args.n:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        socks.append(s)
+        if p != 6379 and p not in ports:
+            ports.append(p)
+    for s in socks:
+        s.close()
+    print("\n".join(map(str, ports)))
+
+
+def cmd_ready(args):
+    """Waits for PONG (not -LOADING) and prints seconds since --since-ns."""
+    since = args.since_ns if args.since_ns else time.time_ns()
+    deadline = time.monotonic() + args.timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if args.pid and not alive(args.pid):
+            warn("server (pid %d) exited before it was ready" % args.pid)
+            raise SystemExit(1)
+        try:
+            c = Conn(args.port, timeout=2)
+            try:
+                if c.call("PING") == "PONG":
+                    emit(ready_secs=(time.time_ns() - since) / 1e9)
+                    return
+            finally:
+                c.close()
+        except (OSError, RespError, ConnectionError) as e:
+            last = str(e)
+        time.sleep(args.poll_ms / 1000.0)
+    warn("port %d not ready after %gs (%s)" % (args.port, args.timeout, last))
+    raise SystemExit(1)
+
+
+def cmd_fill(args):
+    c = Conn(args.port)
+    info0 = c.info()
+    keys0 = c.call("DBSIZE")
+    rss0 = rss_bytes(args.pid)
+    secs, _, replies = pipe_load(args.port, args.kind, args.count, lambda: args.ttl)
+    time.sleep(0.5)  # let the server finish freeing the loader's buffers
+    rss1 = rss_bytes(args.pid)
+    info1 = c.info()
+    keys1 = c.call("DBSIZE")
+    c.close()
+    n = args.count
+    out = dict(load_secs=secs, load_rate=n / secs, replies=replies,
+               dbsize_before=keys0, dbsize_after=keys1,
+               rss_before=rss0, rss_after=rss1, rss_per_lock=(rss1 - rss0) / n)
+    if "used_memory" in info0 and "used_memory" in info1:
+        u0, u1 = int(info0["used_memory"]), int(info1["used_memory"])
+        out.update(used_before=u0, used_after=u1, used_per_lock=(u1 - u0) / n)
+    emit(**out)
+
+
+def percentile(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    # Nearest rank: the smallest value with at least p% of the values <= it.
+    i = min(len(sorted_vals) - 1, max(0, math.ceil(p / 100.0 * len(sorted_vals)) - 1))
+    return sorted_vals[i]
+
+
+def expiry_counter(info):
+    for field in ("locks_expiries", "expired_keys"):
+        if field in info:
+            return int(info[field])
+    return -1
+
+
+def cmd_expire(args):
+    n = args.count
+    admin = Conn(args.port)
+    exp0 = expiry_counter(admin.info())
+    keys0 = admin.call("DBSIZE")
+
+    # Every batch gets ttl = (deadline - now), so that all leases end within a
+    # few milliseconds of one common deadline, whatever the load speed.
+    deadline = time.monotonic() + args.lead
+    ttl_min = [1 << 62]
+
+    def ttl_of_batch():
+        ttl = max(1, int((deadline - time.monotonic()) * 1000))
+        ttl_min[0] = min(ttl_min[0], ttl)
+        return ttl
+
+    load_secs, _, _ = pipe_load(args.port, args.kind, n, ttl_of_batch)
+    loaded_at = time.monotonic()
+    keys_loaded = admin.call("DBSIZE")
+    if loaded_at > deadline - args.before:
+        warn("loading ended %.2fs before the deadline (wanted >= %.2fs); raise "
+             "BENCH_EXPIRE_LEAD" % (deadline - loaded_at, args.before))
+
+    # The probe: a second connection sends one PING at a time, every
+    # --interval-ms, from `before` seconds ahead of the deadline until the
+    # keys are gone (and at least --after seconds past it, at most --max-after).
+    probe = Conn(args.port)
+    probe.call("PING")
+    while time.monotonic() < deadline - args.before:
+        time.sleep(0.001)
+    interval = args.interval_ms / 1000.0
+    lat = []  # (seconds relative to the deadline, latency in seconds)
+    emptied_at = None
+    next_check = time.monotonic()
+    ping = b"*1\r\n$4\r\nPING\r\n"
+    sock = probe.sock
+    while True:
+        t = time.monotonic()
+        if t - deadline > args.max_after:
+            break
+        if t >= next_check:
+            next_check = t + 0.1
+            if emptied_at is None and admin.call("DBSIZE") == 0:
+                emptied_at = time.monotonic() - deadline
+            if emptied_at is not None and t - deadline >= args.after:
+                break
+        t0 = time.perf_counter()
+        sock.sendall(ping)
+        got = b""
+        while not got.endswith(b"\r\n"):
+            got += sock.recv(64)
+        t1 = time.perf_counter()
+        if got != b"+PONG\r\n":
+            warn("unexpected PING reply %r" % got)
+            raise SystemExit(1)
+        lat.append((t - deadline, t1 - t0))
+        pause = t + interval - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    probe.close()
+    info1 = admin.info()
+    keys1 = admin.call("DBSIZE")
+    admin.close()
+
+    # The expiry window: from just before the deadline until the keys are all
+    # gone (at least one second). This is where the leases actually end.
+    exp_end = max(1.0, emptied_at if emptied_at is not None else args.max_after)
+    all_ms = sorted(l * 1000 for _, l in lat)
+    exp_ms = sorted(l * 1000 for t, l in lat if -0.1 <= t <= exp_end)
+    # The same probe while nothing expires yet: what this machine gives anyway.
+    idle_ms = sorted(l * 1000 for t, l in lat if t < -0.1)
+    worst_t, _ = max(lat, key=lambda x: x[1]) if lat else (0, 0)
+    emit(load_secs=load_secs, load_rate=n / load_secs,
+         slack_secs=deadline - loaded_at, ttl_min_ms=ttl_min[0],
+         dbsize_before=keys0, dbsize_loaded=keys_loaded, dbsize_after=keys1,
+         expired=(expiry_counter(info1) - exp0) if exp0 >= 0 else -1,
+         emptied_secs=(emptied_at if emptied_at is not None else -1),
+         pings=len(all_ms), p50_ms=percentile(all_ms, 50), p99_ms=percentile(all_ms, 99),
+         max_ms=(all_ms[-1] if all_ms else float("nan")), max_at_secs=worst_t,
+         exp_window_secs=exp_end + 0.1, exp_pings=len(exp_ms),
+         exp_p50_ms=percentile(exp_ms, 50), exp_p99_ms=percentile(exp_ms, 99),
+         exp_p999_ms=percentile(exp_ms, 99.9),
+         exp_max_ms=(exp_ms[-1] if exp_ms else float("nan")),
+         idle_pings=len(idle_ms), idle_p50_ms=percentile(idle_ms, 50),
+         idle_p99_ms=percentile(idle_ms, 99),
+         idle_max_ms=(idle_ms[-1] if idle_ms else float("nan")))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("ports")
+    p.add_argument("n", type=int)
+    p.set_defaults(fn=cmd_ports)
+
+    p = sub.add_parser("ready")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--pid", type=int, default=0)
+    p.add_argument("--since-ns", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=20)
+    p.add_argument("--poll-ms", type=float, default=5)
+    p.set_defaults(fn=cmd_ready)
+
+    p = sub.add_parser("fill")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--kind", choices=["lockd", "redis"], required=True)
+    p.add_argument("--count", type=int, default=1000000)
+    p.add_argument("--ttl", type=int, default=600000)
+    p.set_defaults(fn=cmd_fill)
+
+    p = sub.add_parser("expire")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--kind", choices=["lockd", "redis"], required=True)
+    p.add_argument("--count", type=int, default=1000000)
+    p.add_argument("--lead", type=float, default=8.0,
+                   help="seconds from the start of loading to the common deadline")
+    p.add_argument("--before", type=float, default=1.1,
+                   help="start probing this many seconds before the deadline")
+    p.add_argument("--after", type=float, default=2.0,
+                   help="probe at least this long past the deadline")
+    p.add_argument("--max-after", type=float, default=30.0,
+                   help="stop probing this long past the deadline, keys gone or not")
+    p.add_argument("--interval-ms", type=float, default=1.0)
+    p.set_defaults(fn=cmd_expire)
+
+    args = ap.parse_args()
+    # bench.sh stops a helper with SIGTERM; unwind so that a redis-cli child is killed too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130)
+
+
+if __name__ == "__main__":
+    main()
