@@ -44,6 +44,7 @@ tests: $(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/liblockd.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(SERVER): $(BUILD)/src/main.o $(BUILD)/liblockd.a

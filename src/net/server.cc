@@ -488,22 +488,24 @@ void Server::BeforeSleep() {
   // Clients unblocked during this iteration (a grant, a timeout, CLIENT
   // UNBLOCK) or resumed after their output drained run their pipelined
   // commands now; that may unblock others, so repeat until none is left.
+  // The lists swap with scratch vectors that keep their capacity, so a busy
+  // loop iteration allocates nothing here.
   while (!ready_list_.empty()) {
-    std::vector<Connection*> ready;
-    ready.swap(ready_list_);
-    for (Connection* c : ready) {
+    scratch_.swap(ready_list_);
+    for (Connection* c : scratch_) {
       c->in_ready_list = false;
       if (!c->closing) ProcessInput(c);
     }
+    scratch_.clear();
   }
   // The append-only log will be written (and, under appendfsync always,
   // synced) here, before any reply of this iteration leaves.
-  std::vector<Connection*> flush;
-  flush.swap(flush_list_);
-  for (Connection* c : flush) {
+  scratch_.swap(flush_list_);
+  for (Connection* c : scratch_) {
     c->in_flush_list = false;
     Flush(c);
   }
+  scratch_.clear();
   if (shutdown_requested_ && !shut_down_) {
     Shutdown();
     return;

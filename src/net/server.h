@@ -85,6 +85,7 @@ class Server final : public ServerHooks {
   std::map<uint64_t, Connection*> clients_;  // ordered by id, for CLIENT LIST
   std::vector<Connection*> flush_list_;      // have output to send
   std::vector<Connection*> ready_list_;      // were unblocked or resumed: run their input
+  std::vector<Connection*> scratch_;         // the list being worked through right now
   uint64_t next_client_id_ = 1;
   Connection* executing_ = nullptr;  // whose command is running right now
 

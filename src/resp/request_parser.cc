@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "lockd/resp.h"
-#include "resp/split_inline.h"
+#include "util/split_args.h"
 #include "util/check.h"
 #include "util/errors.h"
 
@@ -123,7 +123,7 @@ ParseStatus RequestParser::ParseInline(std::string_view input, const ParserLimit
     } else if (nl != nullptr) {
       size_t line_end = end;
       if (line_end > 0 && input[line_end - 1] == '\r') --line_end;
-      if (!SplitInlineArgs(input.substr(0, line_end), &inline_storage_, &arg_spans_)) {
+      if (!SplitArgs(input.substr(0, line_end), &inline_storage_, &arg_spans_)) {
         return Fail(errors::kUnbalancedQuotes);
       }
       return Finish(inline_storage_.data(), end + 1, args);

@@ -1,7 +1,7 @@
-// SplitInlineArgs: sdssplitargs's rules, byte for byte, including the
+// SplitArgs: sdssplitargs's rules, byte for byte, including the
 // asymmetry between the separators skipped before an argument (isspace: also
 // \v and \f) and those that end an unquoted one (only space, \t, \r, \n).
-#include "resp/split_inline.h"
+#include "util/split_args.h"
 
 #include "util/check.h"
 
@@ -44,7 +44,7 @@ char Unescape(char c) {
 
 }  // namespace
 
-bool SplitInlineArgs(std::string_view line, std::string* storage,
+bool SplitArgs(std::string_view line, std::string* storage,
                      std::vector<std::pair<size_t, size_t>>* spans) {
   storage->clear();
   spans->clear();

@@ -1,5 +1,6 @@
-// Splitting one inline command line into arguments, with the quoting rules of
-// Redis's sdssplitargs: "double quotes" with \n \r \t \b \a \\ \" \xHH escapes,
+// Splitting one line into arguments with the quoting rules of Redis's
+// sdssplitargs, shared by inline commands (resp) and redis.conf lines
+// (config): "double quotes" with \n \r \t \b \a \\ \" \xHH escapes,
 // 'single quotes' with only \' escaped, and a closing quote that must be
 // followed by whitespace or the end of the line. The unquoted bytes go back to
 // back into one reused string, so a stream of inline commands allocates
@@ -19,7 +20,7 @@ namespace lockd {
 // unbalanced quotes or a closing quote followed by something other than
 // whitespace; the outputs are then unspecified. `line` holds no NUL byte: the
 // parser never hands one over, as Redis's strchr-based line search never does.
-bool SplitInlineArgs(std::string_view line, std::string* storage,
+bool SplitArgs(std::string_view line, std::string* storage,
                      std::vector<std::pair<size_t, size_t>>* spans);
 
 }  // namespace lockd
