@@ -94,14 +94,8 @@ bool Engine::Impl::Renew(std::string_view key, std::string_view holder, Token to
                          MonoTime now) {
   LOCKD_CHECK(ttl_ms >= 1 && ttl_ms <= kMaxTimeoutMillis);
   Place place = Locate(key);
-  if (place.entry == nullptr) return false;
-  // An expired lease cannot be renewed, whoever holds the key after it.
-  if (now >= place.entry->deadline()) {
-    ExpireIfDue(place, key, now);
-    return false;
-  }
-  LeaseEntry* entry = place.entry;
-  if (entry->token != token || entry->holder() != holder) return false;
+  LeaseEntry* entry = HeldBy(place, key, holder, token, now);
+  if (entry == nullptr) return false;
   wheel_.Cancel(&entry->node);
   ScheduleLease(entry, After(now, ttl_ms), now);
   ++stats_.renewals;
@@ -109,16 +103,23 @@ bool Engine::Impl::Renew(std::string_view key, std::string_view holder, Token to
   return true;
 }
 
+LeaseEntry* Engine::Impl::HeldBy(Place& place, std::string_view key, std::string_view holder,
+                                 Token token, MonoTime now) {
+  if (place.entry == nullptr) return nullptr;
+  if (now >= place.entry->deadline()) {
+    ExpireIfDue(place, key, now);
+    return nullptr;
+  }
+  LeaseEntry* entry = place.entry;
+  if (entry->token != token || entry->holder() != holder) return nullptr;
+  return entry;
+}
+
 bool Engine::Impl::Release(std::string_view key, std::string_view holder, Token token,
                            MonoTime now) {
   Place place = Locate(key);
-  if (place.entry == nullptr) return false;
-  if (now >= place.entry->deadline()) {
-    ExpireIfDue(place, key, now);
-    return false;
-  }
-  LeaseEntry* entry = place.entry;
-  if (entry->token != token || entry->holder() != holder) return false;
+  LeaseEntry* entry = HeldBy(place, key, holder, token, now);
+  if (entry == nullptr) return false;
   ++stats_.releases;
   EmitFree(FreeCause::kRelease, entry);
   HandOff(*place.table, place.probe.slot, entry, now, now);

@@ -60,6 +60,11 @@ struct Engine::Impl final : TimerHandler {
   // key off) as the timer would have; `place` then describes the key's new
   // state. Returns the entry, or null when the key is free.
   LeaseEntry* ExpireIfDue(Place& place, std::string_view key, MonoTime now);
+  // The lease at `place` if `holder` holds it with `token` at `now`, else
+  // null. A lease found past its deadline is expired first: it can be
+  // neither renewed nor released, whoever holds the key after it.
+  LeaseEntry* HeldBy(Place& place, std::string_view key, std::string_view holder, Token token,
+                     MonoTime now);
   // The lease's deadline passed: kFree(kExpire), then the hand-off as of the
   // deadline. Returns the key's entry afterwards, or null.
   LeaseEntry* Expire(LeaseTable& table, size_t slot, LeaseEntry* entry, MonoTime now);
