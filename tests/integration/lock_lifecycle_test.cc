@@ -100,7 +100,7 @@ TEST_CASE("lease: LOCK.FENCE, LOCK.INFO and the key commands see the lock") {
   CHECK(info->token == t1);
   CHECK(info->ttl_ms > 0);
   CHECK(info->ttl_ms <= 10000);
-  CHECK(info->ttl_ms > 9000);
+  CHECK(info->ttl_ms > 5000);  // generous: a loaded machine may pause between commands
   CHECK(info->waiters == 0);
   std::this_thread::sleep_for(Millis(50));
   r = c->Cmd({"LOCK.INFO", "seat:1"});
@@ -219,7 +219,7 @@ TEST_CASE("lease: expiry frees the key after ttl, and the next grant has a large
   REQUIRE_MESSAGE(freed, "lease of 100 ms still held after 3 s");
   // Never freed before its deadline (the client's clock started first).
   CHECK(elapsed >= 100);
-  CHECK(elapsed < 1000);
+  CHECK(elapsed < 2500);  // freed promptly (bounded by the 3 s wait), never early
 
   r = c->Cmd({"GET", "seat:1"});
   CHECK_MESSAGE(r.is_nil(), r.Describe());

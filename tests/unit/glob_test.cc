@@ -190,8 +190,10 @@ TEST_CASE("a pathological pattern finishes fast") {
   CHECK(GlobMatch(pattern, text + "b"));
   CHECK_FALSE(GlobMatch("*a*a*a*a*a*a*a*a*a*a*a*a*c*", text + "b"));
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  // Generous: the matcher does about pattern x text steps (a few ms).
-  CHECK(elapsed < std::chrono::seconds(2));
+  // Not a speed assertion: the matcher does about pattern x text steps (a
+  // few ms); the bound only catches exponential backtracking, which would
+  // never finish, even on a loaded machine.
+  CHECK(elapsed < std::chrono::seconds(20));
 }
 
 }  // namespace

@@ -16,6 +16,11 @@
 #include "util/errors.h"
 
 namespace lockd {
+
+// The time checks below are not speed assertions: they only catch work that
+// grows quadratically (re-scanning from the start would take hours here), so
+// the bound is far above any machine's normal time, even a loaded CI runner.
+constexpr auto kQuadraticGuard = std::chrono::seconds(20);
 namespace {
 
 using namespace std::string_literals;
@@ -453,7 +458,7 @@ TEST_CASE("parser: huge counts and lengths allocate nothing up front") {
   CHECK(parser.Parse("*1048576\r\n$536870912\r\n", {}, &args) == ParseStatus::kNeedMore);
   CHECK(parser.Parse("*1048576\r\n$536870912\r\nabc", {}, &args) == ParseStatus::kNeedMore);
   const long long grown = in_use() - before;
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
+  CHECK(std::chrono::steady_clock::now() - start < kQuadraticGuard);
   CHECK(grown < 64 * 1024);  // a million (offset, length) pairs would be 16 MB
   CHECK(args.capacity() == 0);
 
@@ -523,7 +528,7 @@ TEST_CASE("parser: incremental work is linear in the bytes received") {
     buf.push_back('\n');
     REQUIRE(parser.Parse(buf, limits, &args) == ParseStatus::kOk);
     CHECK(args.size() == n / 100 + 1);
-    CHECK(Clock::now() - start < std::chrono::seconds(1));
+    CHECK(Clock::now() - start < kQuadraticGuard);
   }
   // Header lines too: 1 MB "*" and "$" lines a byte at a time.
   for (const std::string prefix : {"*", "*1\r\n$"}) {
@@ -543,7 +548,7 @@ TEST_CASE("parser: incremental work is linear in the bytes received") {
     CHECK(waiting);
     buf += "\r\n";
     REQUIRE(parser.Parse(buf, limits, &args) == ParseStatus::kError);
-    CHECK(Clock::now() - start < std::chrono::seconds(1));
+    CHECK(Clock::now() - start < kQuadraticGuard);
   }
   // A 100 MB bulk in 64 KiB reads: nothing is re-read, nothing copied.
   {
@@ -570,7 +575,7 @@ TEST_CASE("parser: incremental work is linear in the bytes received") {
     CHECK(args[1].size() == len);
     CHECK(args[1].data() == input.data() + data_at);
     CHECK(parser.consumed() == input.size());
-    CHECK(Clock::now() - start < std::chrono::milliseconds(500));
+    CHECK(Clock::now() - start < kQuadraticGuard);
   }
   // Many small args a byte at a time.
   {
@@ -579,7 +584,7 @@ TEST_CASE("parser: incremental work is linear in the bytes received") {
     auto start = Clock::now();
     Outcome o = ByteByByte(input, {}, false);
     CHECK(o.commands == std::vector<Command>{many});
-    CHECK(Clock::now() - start < std::chrono::seconds(1));
+    CHECK(Clock::now() - start < kQuadraticGuard);
   }
 }
 
