@@ -3,7 +3,7 @@
 // clients' key lookup) see exactly the commands that run.
 #include <fmt/format.h>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/errors.h"
 #include "util/glob.h"

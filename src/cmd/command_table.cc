@@ -5,18 +5,11 @@
 #include <algorithm>
 
 #include "util/check.h"
+#include "util/strings.h"
 
 namespace lockd {
 
 namespace {
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Sets full names and parent links on a command and its subcommands.
 void Link(CommandSpec* spec) {
@@ -30,7 +23,7 @@ void Link(CommandSpec* spec) {
 }  // namespace
 
 const CommandSpec* CommandSpec::FindSubcommand(std::string_view name) const {
-  std::string lower = Lowercase(name);
+  std::string lower = ToLowerAscii(name);
   for (const CommandSpec& sub : subcommands) {
     if (sub.name == lower) return &sub;
   }
@@ -71,10 +64,7 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
   // allocation on every command.
   char buf[64];
   if (name.size() > sizeof(buf)) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  for (size_t i = 0; i < name.size(); ++i) buf[i] = LowerAscii(name[i]);
   auto it = by_name_.find(std::string(buf, name.size()));
   return it == by_name_.end() ? nullptr : &it->second;
 }

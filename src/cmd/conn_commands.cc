@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "cmd/conn_commands.h"
 #include "util/errors.h"

@@ -10,7 +10,7 @@
 
 #include <cstdio>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/version.h"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/errors.h"
 #include "util/glob.h"

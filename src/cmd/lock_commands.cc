@@ -2,7 +2,7 @@
 // argument checks in Redis's words, then one engine call each.
 #include <fmt/format.h>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/errors.h"
 

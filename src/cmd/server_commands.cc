@@ -2,7 +2,7 @@
 // and COMMAND live in their own files.
 #include <fmt/format.h>
 
-#include "cmd/args.h"
+#include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/errors.h"
 #include "util/log.h"

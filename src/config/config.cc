@@ -56,7 +56,7 @@ Status UnknownForConfigSet(std::string_view name) {
 }  // namespace
 
 Status ApplyDirective(Config* config, std::string_view name, const std::vector<std::string>& args) {
-  const std::string lower = config_internal::ToLowerAscii(name);
+  const std::string lower = ToLowerAscii(name);
   const Directive* d = FindDirective(lower);
   if (d == nullptr) {
     return Status::Error(

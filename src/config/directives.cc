@@ -39,7 +39,7 @@ std::string RangeError(int64_t lo, int64_t hi) {
 
 std::string ParseInt(const std::string& text, int64_t lo, int64_t hi, int64_t* out) {
   int64_t v = 0;
-  if (!ParseStrictInt64(text, &v)) return kNotInteger;
+  if (!ParseInt64(text, &v)) return kNotInteger;
   if (v < lo || v > hi) return RangeError(lo, hi);
   *out = v;
   return "";
@@ -205,7 +205,7 @@ std::string SetOutputLimit(Config* c, const std::vector<std::string>& a) {
     }
     OutputLimit limit;
     if (!ParseMemory(a[i + 1], &limit.hard_bytes) || !ParseMemory(a[i + 2], &limit.soft_bytes) ||
-        !ParseStrictInt64(a[i + 3], &limit.soft_seconds) || limit.soft_seconds < 0) {
+        !ParseInt64(a[i + 3], &limit.soft_seconds) || limit.soft_seconds < 0) {
       return kObufValue;
     }
     *target = limit;
@@ -235,7 +235,7 @@ std::string SetSave(Config*, const std::vector<std::string>& a) {
   if (a.size() % 2 != 0) return "Invalid save parameters";
   for (const std::string& v : a) {
     int64_t n;
-    if (!ParseStrictInt64(v, &n) || n < 0) return "Invalid save parameters";
+    if (!ParseInt64(v, &n) || n < 0) return "Invalid save parameters";
   }
   return "";
 }

@@ -11,8 +11,6 @@ namespace lockd {
 namespace config_internal {
 namespace {
 
-char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Accumulates decimal digits into an unsigned 64-bit value; false on a
 // non-digit, an empty string or overflow.
 bool ParseDigits(std::string_view digits, uint64_t* value) {
@@ -29,47 +27,6 @@ bool ParseDigits(std::string_view digits, uint64_t* value) {
 }
 
 }  // namespace
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-std::string ToLowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = LowerAscii(c);
-  return out;
-}
-
-bool ParseStrictInt64(std::string_view text, int64_t* value) {
-  if (text == "0") {
-    *value = 0;
-    return true;
-  }
-  bool negative = false;
-  if (!text.empty() && text[0] == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  // The first digit must be 1-9: "0" alone was handled above, so "01" and
-  // "-0" are refused, as string2ll does.
-  if (text.empty() || text[0] < '1' || text[0] > '9') return false;
-  uint64_t magnitude = 0;
-  if (!ParseDigits(text, &magnitude)) return false;
-  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  if (negative) {
-    if (magnitude > kMax + 1) return false;
-    *value = magnitude == kMax + 1 ? std::numeric_limits<int64_t>::min()
-                                   : -static_cast<int64_t>(magnitude);
-  } else {
-    if (magnitude > kMax) return false;
-    *value = static_cast<int64_t>(magnitude);
-  }
-  return true;
-}
 
 bool ParseOctal(std::string_view text, int64_t* value) {
   if (text.empty() || text.size() > 21) return false;  // 21 octal digits overflow int64
@@ -106,7 +63,6 @@ bool ParseMemory(std::string_view text, int64_t* bytes) {
   }
   const std::string_view unit = text.substr(digits_end);
   uint64_t multiplier;
-  using config_internal::EqualsIgnoreCase;
   if (unit.empty() || EqualsIgnoreCase(unit, "b")) {
     multiplier = 1;
   } else if (EqualsIgnoreCase(unit, "k")) {

@@ -8,14 +8,10 @@
 #include <string>
 #include <string_view>
 
+// ParseInt64, EqualsIgnoreCase and ToLowerAscii come from here.
+#include "util/strings.h"
+
 namespace lockd::config_internal {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-std::string ToLowerAscii(std::string_view s);
-
-// "-12", "0", "42": Redis's string2ll. Rejects "", "+1", " 1", "01", "-0" and
-// anything outside int64.
-bool ParseStrictInt64(std::string_view text, int64_t* value);
 
 // "755", "0700": octal digits only, at most int64.
 bool ParseOctal(std::string_view text, int64_t* value);

@@ -12,6 +12,7 @@
 #include "util/split_args.h"
 #include "util/check.h"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace lockd {
 namespace {
@@ -22,38 +23,6 @@ namespace {
 constexpr int64_t kMaxArgsReserve = 1024;
 constexpr size_t kKeepInlineStorage = 128 * 1024;
 
-// Redis's string2ll: an optional '-', then digits without a leading zero (or
-// a lone "0"); no '+', no spaces, no "-0", fewer than 21 bytes, in range.
-bool ParseLength(std::string_view s, int64_t* value) {
-  if (s.empty() || s.size() >= 21) return false;
-  if (s.size() == 1 && s[0] == '0') {
-    *value = 0;
-    return true;
-  }
-  size_t i = 0;
-  bool negative = false;
-  if (s[0] == '-') {
-    negative = true;
-    if (++i == s.size()) return false;
-  }
-  if (s[i] < '1' || s[i] > '9') return false;
-  uint64_t v = static_cast<uint64_t>(s[i++] - '0');
-  for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
-    if (v > (UINT64_MAX - digit) / 10) return false;
-    v = v * 10 + digit;
-  }
-  constexpr uint64_t kMaxMagnitude = static_cast<uint64_t>(INT64_MAX);
-  if (negative) {
-    if (v > kMaxMagnitude + 1) return false;
-    *value = static_cast<int64_t>(0 - v);  // two's complement, INT64_MIN included
-  } else {
-    if (v > kMaxMagnitude) return false;
-    *value = static_cast<int64_t>(v);
-  }
-  return true;
-}
 
 bool HasNul(std::string_view input, size_t from, size_t to) {
   return std::memchr(input.data() + from, '\0', to - from) != nullptr;
@@ -191,7 +160,7 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view input, const ParserLi
     LineStatus line = FindHeaderLine(input, limits, errors::kTooBigMbulkCount, &cr);
     if (line != LineStatus::kLine) return not_a_line(line);
     int64_t count = 0;
-    if (!ParseLength(input.substr(1, cr - 1), &count) || count > limits.max_multibulk_len) {
+    if (!ParseInt64(input.substr(1, cr - 1), &count) || count > limits.max_multibulk_len) {
       line = HiddenLine(input, limits, errors::kTooBigMbulkCount, cr);
       if (line != LineStatus::kLine) return not_a_line(line);
       return Fail(errors::kInvalidMultibulkLength);
@@ -217,7 +186,7 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view input, const ParserLi
         return Fail(fmt::format(fmt::runtime(errors::kExpectedDollarFormat), input[pos_]));
       }
       int64_t len = 0;
-      if (!ParseLength(input.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
+      if (!ParseInt64(input.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
           len > limits.max_bulk_len) {
         line = HiddenLine(input, limits, errors::kTooBigBulkCount, cr);
         if (line != LineStatus::kLine) return not_a_line(line);
