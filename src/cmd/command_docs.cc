@@ -253,8 +253,7 @@ void CmdCommandHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply().Array(std::size(kLines));
-  for (const char* line : kLines) ctx.reply().Simple(line);
+  ctx.Help(kLines);
 }
 
 CommandSpec Sub(const char* name, int arity, CommandHandler handler, const char* summary,

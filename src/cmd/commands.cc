@@ -77,7 +77,7 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     return;
   }
 
-  session.last_command = spec->full_name;
+  session.last_command = spec;
   ++stats_.commands_processed;
   CommandContext ctx{*this, session, argv, *spec, now};
   spec->handler(ctx);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -45,6 +46,8 @@ struct CommandContext {
   size_t argc() const { return argv.size(); }
   // Replies an error (text from util/errors.h) and counts it for INFO.
   void Error(std::string_view message);
+  // Replies a subcommand's HELP text: one status line per entry.
+  void Help(std::span<const char* const> lines);
 };
 
 class Commands final : public WaitListener {
@@ -87,12 +90,23 @@ class Commands final : public WaitListener {
   MonoTime started_;
 };
 
+// Milliseconds left on a lease, rounded up so a held lease never shows 0; -1
+// when it has no deadline. LOCK.INFO, PTTL and TTL all report this.
+inline int64_t RemainingMillis(const LeaseView& lease, MonoTime now) {
+  if (!lease.deadline) return -1;
+  return (lease.deadline->us - now.us + 999) / 1000;
+}
+
 inline Engine& CommandContext::engine() { return commands.engine(); }
 inline Config& CommandContext::config() { return commands.config(); }
 inline ServerHooks& CommandContext::server() { return commands.server(); }
 inline void CommandContext::Error(std::string_view message) {
   commands.NoteErrorReply();
   session.reply.Error(message);
+}
+inline void CommandContext::Help(std::span<const char* const> lines) {
+  session.reply.Array(lines.size());
+  for (const char* line : lines) session.reply.Simple(line);
 }
 
 }  // namespace lockd

@@ -337,8 +337,7 @@ void CmdClientHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply().Array(std::size(kLines));
-  for (const char* line : kLines) ctx.reply().Simple(line);
+  ctx.Help(kLines);
 }
 
 void CmdClient(CommandContext& ctx) {
@@ -401,7 +400,9 @@ std::string DescribeClient(const Session& s, MonoTime now) {
       (now.us - s.last_interaction.us) / 1'000'000, flags, s.query_buffer_bytes,
       s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
       s.query_buffer_capacity, s.out.size(),
-      s.query_buffer_capacity + s.out.capacity() + sizeof(Session), s.last_command, s.protocol(),
+      s.query_buffer_capacity + s.out.capacity() + sizeof(Session),
+      s.last_command ? std::string_view(s.last_command->full_name) : std::string_view("NULL"),
+      s.protocol(),
       s.lib_name, s.lib_ver);
 }
 

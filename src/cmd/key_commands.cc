@@ -13,13 +13,6 @@ namespace lockd {
 
 namespace {
 
-// Milliseconds left, rounded up so a held lease never shows 0; -1 without a
-// deadline.
-int64_t RemainingMillis(const LeaseView& lease, MonoTime now) {
-  if (!lease.deadline) return -1;
-  return (lease.deadline->us - now.us + 999) / 1000;
-}
-
 void CmdGet(CommandContext& ctx) {
   std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
   if (!lease) return ctx.reply().Null();

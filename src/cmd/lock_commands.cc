@@ -107,8 +107,7 @@ void CmdInfo(CommandContext& ctx) {
   w.Bulk("token");
   w.Integer(static_cast<int64_t>(lease->token));
   w.Bulk("ttl_ms");
-  // Rounded up: a held lease never shows 0 ms left.
-  w.Integer(lease->deadline ? (lease->deadline->us - ctx.now.us + 999) / 1000 : -1);
+  w.Integer(RemainingMillis(*lease, ctx.now));
   w.Bulk("waiters");
   w.Integer(lease->waiters);
 }

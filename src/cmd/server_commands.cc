@@ -69,8 +69,7 @@ void CmdConfigHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply().Array(std::size(kLines));
-  for (const char* line : kLines) ctx.reply().Simple(line);
+  ctx.Help(kLines);
 }
 
 void CmdConfig(CommandContext& ctx) { ctx.Error(errors::kSyntax); }

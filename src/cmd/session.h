@@ -15,6 +15,8 @@
 
 namespace lockd {
 
+struct CommandSpec;
+
 struct Session {
   explicit Session(uint64_t client_id) : id(client_id), reply(&out, 2) {}
   Session(const Session&) = delete;
@@ -35,7 +37,9 @@ struct Session {
 
   MonoTime created;
   MonoTime last_interaction;
-  std::string last_command = "NULL";  // lowercase full name, for CLIENT LIST cmd=
+  // The last command run, for CLIENT LIST cmd= (entries of the static command
+  // table live as long as the process); null before the first.
+  const CommandSpec* last_command = nullptr;
 
   // Set while the client is blocked in LOCK.ACQUIRE ... WAIT: its queued
   // waiter in the engine. Commands pipelined behind it wait in the input buffer.
