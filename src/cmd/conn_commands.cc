@@ -6,7 +6,6 @@
 
 #include "util/strings.h"
 #include "cmd/commands.h"
-#include "cmd/conn_commands.h"
 #include "util/errors.h"
 #include "util/version.h"
 
@@ -143,6 +142,31 @@ void CmdHello(CommandContext& ctx) {
 }
 
 // ---- CLIENT ----
+
+// One line of CLIENT LIST / CLIENT INFO, in Redis 7.2's field order.
+std::string DescribeClient(const Session& s, MonoTime now) {
+  char flag_chars[5];
+  size_t n = 0;
+  if (s.blocked()) flag_chars[n++] = 'b';
+  if (s.close_after_reply) flag_chars[n++] = 'c';
+  if (s.no_evict) flag_chars[n++] = 'e';
+  if (s.no_touch) flag_chars[n++] = 'T';
+  if (n == 0) flag_chars[n++] = 'N';
+  std::string_view flags(flag_chars, n);
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
+      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
+      "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+      s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
+      (now.us - s.last_interaction.us) / 1'000'000, flags, s.query_buffer_bytes,
+      s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
+      s.query_buffer_capacity, s.out.size(),
+      s.query_buffer_capacity + s.out.capacity() + sizeof(Session),
+      s.last_command ? std::string_view(s.last_command->full_name) : std::string_view("NULL"),
+      s.protocol(),
+      s.lib_name, s.lib_ver);
+}
+
 
 void CmdClientId(CommandContext& ctx) { ctx.reply().Integer(static_cast<int64_t>(ctx.session.id)); }
 
@@ -383,28 +407,6 @@ CommandSpec Connection(const char* name, int arity, uint32_t flags, CommandHandl
 
 }  // namespace
 
-std::string DescribeClient(const Session& s, MonoTime now) {
-  char flag_chars[5];
-  size_t n = 0;
-  if (s.blocked()) flag_chars[n++] = 'b';
-  if (s.close_after_reply) flag_chars[n++] = 'c';
-  if (s.no_evict) flag_chars[n++] = 'e';
-  if (s.no_touch) flag_chars[n++] = 'T';
-  if (n == 0) flag_chars[n++] = 'N';
-  std::string_view flags(flag_chars, n);
-  return fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
-      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
-      "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-      s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
-      (now.us - s.last_interaction.us) / 1'000'000, flags, s.query_buffer_bytes,
-      s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
-      s.query_buffer_capacity, s.out.size(),
-      s.query_buffer_capacity + s.out.capacity() + sizeof(Session),
-      s.last_command ? std::string_view(s.last_command->full_name) : std::string_view("NULL"),
-      s.protocol(),
-      s.lib_name, s.lib_ver);
-}
 
 void AddConnectionCommands(std::vector<CommandSpec>* out) {
   const uint32_t kConnFlags = kCmdNoScript | kCmdNoAuth | kCmdAllowBusy | kCmdFast;
