@@ -75,23 +75,13 @@ int main(int argc, char** argv) {
                kLockdVersion);
     return 1;
   }
-  std::string config_file;
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i][0] != '-' || (argv[i][1] == '\0')) {
-      config_file = argv[i];
-      break;
-    }
-    if (argv[i][1] == '-') break;
-  }
+  // As redis-server: a first argument that is not an option names the
+  // configuration (a file, or "-" for standard input).
+  const bool config_given = argc > 1 && !(argv[1][0] == '-' && argv[1][1] == '-');
   ServerOptions options;
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   options.executable = n > 0 ? std::string(exe, static_cast<size_t>(n)) : argv[0];
-  if (!config_file.empty() && config_file != "-") {
-    char* abs = realpath(config_file.c_str(), nullptr);
-    options.config_file = abs ? abs : config_file;
-    free(abs);
-  }
 
   if (chdir(config.dir.c_str()) != 0) {
     fmt::print(stderr, "Can't chdir to '{}': {}\n", config.dir, strerror(errno));
@@ -110,7 +100,7 @@ int main(int argc, char** argv) {
   }
   Log(LogLevel::kNotice, "lockd is starting");
   Log(LogLevel::kNotice, "lockd version={}, bits=64, pid={}, just started", kLockdVersion, getpid());
-  if (config_file.empty()) {
+  if (!config_given) {
     Log(LogLevel::kWarning,
         "Warning: no config file specified, using the default config. In order to specify a "
         "config file use {} /path/to/lockd.conf",

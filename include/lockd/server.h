@@ -10,8 +10,7 @@
 namespace lockd {
 
 struct ServerOptions {
-  std::string executable;   // for INFO
-  std::string config_file;  // for INFO; empty when none
+  std::string executable;  // for INFO
 };
 
 // Serves until SHUTDOWN, SIGTERM or SIGINT. Returns the process exit code: 0

@@ -635,7 +635,7 @@ ServerStatus Server::Stats() {
   ServerStatus st = counters_;
   st.tcp_port = config_.port;
   st.executable = options_.executable;
-  st.config_file = options_.config_file;
+  st.config_file = config_.config_file;
   st.connected_clients = clients_.size();
   return st;
 }
