@@ -9,7 +9,8 @@ CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS += -Iinclude -Isrc -MMD -MP
 LDLIBS   := -luv -lfmt -lpthread
 
-LIB_SRCS   := $(filter-out src/main.cc,$(shell find src -name '*.cc' | sort))
+MAIN_SRCS  := src/main.cc src/check_aof_main.cc
+LIB_SRCS   := $(filter-out $(MAIN_SRCS),$(shell find src -name '*.cc' | sort))
 LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/%.o)
 UNIT_SRCS  := $(sort $(wildcard tests/unit/*.cc))
 UNIT_OBJS  := $(UNIT_SRCS:%.cc=$(BUILD)/%.o)
@@ -17,13 +18,14 @@ INTEG_SRCS := $(sort $(wildcard tests/integration/*.cc))
 INTEG_OBJS := $(INTEG_SRCS:%.cc=$(BUILD)/%.o)
 
 SERVER      := $(BUILD)/lockd-server
+CHECK_AOF   := $(BUILD)/lockd-check-aof
 UNIT_TESTS  := $(BUILD)/unit-tests
 INTEG_TESTS := $(BUILD)/integration-tests
 ENGINE_BENCH := $(BUILD)/engine-bench
 
 .PHONY: all run test bench clean deps tests format
 
-all: $(SERVER)
+all: $(SERVER) $(CHECK_AOF)
 
 deps:
 	@scripts/install-deps.sh
@@ -48,6 +50,9 @@ $(BUILD)/liblockd.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(SERVER): $(BUILD)/src/main.o $(BUILD)/liblockd.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CHECK_AOF): $(BUILD)/src/check_aof_main.o $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(LDLIBS)
 
 $(UNIT_TESTS): $(UNIT_OBJS) $(BUILD)/liblockd.a

@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   using namespace lockd;
   // A client that disconnects mid-write must not kill the server.
   signal(SIGPIPE, SIG_IGN);
+  // A file-size limit makes a log write fail with EFBIG (handled as any
+  // write error) instead of killing the server.
+  signal(SIGXFSZ, SIG_IGN);
 
   Config config;
   CommandLineAction action = CommandLineAction::kRun;
@@ -67,13 +70,6 @@ int main(int argc, char** argv) {
   if (action == CommandLineAction::kHelp) {
     fmt::print("{}", kUsage);
     return 0;
-  }
-  if (config.appendonly) {
-    fmt::print(stderr,
-               "\n*** FATAL CONFIG FILE ERROR (lockd {}) ***\n'appendonly yes' is not supported "
-               "yet: this build has no append-only log. Set 'appendonly no'.\n",
-               kLockdVersion);
-    return 1;
   }
   // As redis-server: a first argument that is not an option names the
   // configuration (a file, or "-" for standard input).

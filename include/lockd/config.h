@@ -40,7 +40,7 @@ struct Config {
   int64_t timeout = 0;          // seconds idle before a client is closed; 0: never
   int64_t tcp_keepalive = 300;  // seconds; 0: off
   std::string dir = ".";
-  bool appendonly = false;  // the log arrives with the durability work
+  bool appendonly = true;
   std::string appendfilename = "appendonly.aof";
   AppendFsync appendfsync = AppendFsync::kAlways;
   bool aof_load_truncated = true;

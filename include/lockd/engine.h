@@ -78,8 +78,9 @@ struct LeaseView {
 };
 
 // What happened to a key, for the log (and later for WATCH). Every change of
-// state is reported; a hand-off is a kFree followed by a kGrant on the same key
-// within the same engine call.
+// state is reported; a hand-off is a kFree followed by a kGrant (and kExtends
+// for same-holder waiters) on the same key, bracketed by OnUnitBegin and
+// OnUnitEnd so that the log can keep them one atomic unit.
 enum class ChangeKind {
   kGrant,   // key now held by holder with token and deadline
   kExtend,  // same holder and token, new deadline (renew, re-acquire)
@@ -101,6 +102,9 @@ class ChangeListener {
  public:
   virtual ~ChangeListener() = default;
   virtual void OnChange(const Change& change) = 0;
+  // The changes reported between these two calls belong together.
+  virtual void OnUnitBegin() {}
+  virtual void OnUnitEnd() {}
 };
 
 // Told when a queued waiter's wait ends. Called from inside engine calls
@@ -189,6 +193,28 @@ class Engine {
   Token last_token() const;
   // Replay and restart: the next token issued will be greater than `token`.
   void RaiseLastToken(Token token);
+
+  // Log replay: sets `key`'s lease as the log says, replacing any lease it
+  // had, without telling the ChangeListener and without checking the
+  // deadline (nothing expires while the log loads; the timer frees leases
+  // past their deadline at the first Advance afterwards). nullopt: no
+  // deadline. Raises the token counter to at least `token`. No waiter may be
+  // queued while replaying.
+  void Restore(std::string_view key, std::string_view holder, Token token,
+               std::optional<MonoTime> deadline, MonoTime now);
+  // Log replay: removes `key`'s lease, if any, silently.
+  void Remove(std::string_view key);
+  // Calls `visit` for every lease in the tables, including leases past their
+  // deadline that no call has expired yet. Reads only: safe in a forked
+  // child. `visit` must not call into the engine.
+  void ForEachLease(const std::function<void(const LeaseView&)>& visit) const;
+
+  // Restart lock-delay: until `until`, no key is granted with a new token.
+  // Acquire on a free key, and any Acquire that would wait, reports kBusy;
+  // re-acquires and renewals by the current holder go on. Queued waiters
+  // are unaffected (none can be queued while the gate is closed).
+  void CloseGrantsUntil(MonoTime until);
+  std::optional<MonoTime> grants_closed_until() const;
   const EngineStats& stats() const;
   void ResetStats();
   // CONFIG SET lock-max-waiters: applies to waits queued from now on; longer

@@ -9,8 +9,14 @@
 
 namespace lockd {
 
+namespace aof {
+class FileSystem;
+}
+
 struct ServerOptions {
   std::string executable;  // for INFO
+  // The file layer under the log; null: the real one. Tests inject failures.
+  aof::FileSystem* files = nullptr;
 };
 
 // Serves until SHUTDOWN, SIGTERM or SIGINT. Returns the process exit code: 0

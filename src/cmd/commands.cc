@@ -31,12 +31,16 @@ bool ArityMatches(int arity, size_t argc) {
 
 }  // namespace
 
-Commands::Commands(Config* config, ServerHooks* server, const Clock* clock)
+Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
+                   aof::FileSystem* files)
     : config_(config),
       server_(server),
       clock_(clock),
-      engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, nullptr)),
-      started_(clock->Now()) {}
+      durability_(std::make_unique<aof::Durability>(config, clock, files)),
+      engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, durability_.get())),
+      started_(clock->Now()) {
+  durability_->set_engine(engine_.get());
+}
 
 Commands::~Commands() = default;
 
@@ -74,6 +78,21 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     ++stats_.rejected_calls;
     ++stats_.error_replies;
     session.reply.Error(errors::kNoAuth);
+    return;
+  }
+
+  // Redis's order: changes are refused while the log cannot be written,
+  // and everything but a few connection and admin commands while it loads.
+  if ((spec->flags & kCmdWrite) && durability_->refusing_writes()) {
+    ++stats_.rejected_calls;
+    ++stats_.error_replies;
+    session.reply.Error(durability_->misconf_error());
+    return;
+  }
+  if (durability_->loading() && !(spec->flags & kCmdLoading)) {
+    ++stats_.rejected_calls;
+    ++stats_.error_replies;
+    session.reply.Error(errors::kLoading);
     return;
   }
 

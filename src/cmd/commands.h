@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aof/durability.h"
 #include "cmd/command_table.h"
 #include "cmd/server_hooks.h"
 #include "cmd/session.h"
@@ -52,7 +53,9 @@ struct CommandContext {
 
 class Commands final : public WaitListener {
  public:
-  Commands(Config* config, ServerHooks* server, const Clock* clock);
+  // `files` null: the real file system (tests inject failures through it).
+  Commands(Config* config, ServerHooks* server, const Clock* clock,
+           aof::FileSystem* files = nullptr);
   ~Commands() override;
 
   // Runs one command for `session`. argv is not empty.
@@ -65,6 +68,7 @@ class Commands final : public WaitListener {
   bool Unblock(Session& session, bool with_error);
 
   Engine& engine() { return *engine_; }
+  aof::Durability& durability() { return *durability_; }
   Config& config() { return *config_; }
   ServerHooks& server() { return *server_; }
   const Clock& clock() const { return *clock_; }
@@ -85,6 +89,8 @@ class Commands final : public WaitListener {
   Config* config_;
   ServerHooks* server_;
   const Clock* clock_;
+  // The log listens to the engine's changes: built first, destroyed last.
+  std::unique_ptr<aof::Durability> durability_;
   std::unique_ptr<Engine> engine_;
   CommandStats stats_;
   MonoTime started_;

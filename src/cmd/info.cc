@@ -85,13 +85,7 @@ void WriteMemory(CommandContext& ctx, std::string* out) {
 }
 
 void WritePersistence(CommandContext& ctx, std::string* out) {
-  *out += fmt::format(
-      "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-      "rdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:{}\r\n"
-      "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
-      "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n"
-      "aof_last_write_status:ok\r\n",
-      ctx.config().appendonly ? 1 : 0);
+  ctx.commands.durability().WriteInfo(out, ctx.now);
 }
 
 void WriteStats(CommandContext& ctx, std::string* out) {

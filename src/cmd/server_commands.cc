@@ -95,6 +95,12 @@ void CmdShutdown(CommandContext& ctx) {
   ctx.server().RequestShutdown();
 }
 
+void CmdBgRewriteAof(CommandContext& ctx) {
+  Status s = ctx.commands.durability().StartRewrite(ctx.now);
+  if (!s.ok()) return ctx.Error(s.message());
+  ctx.reply().Simple("Background append only file rewriting started");
+}
+
 CommandSpec ConfigSub(const char* name, int arity, CommandHandler handler, const char* summary,
                       std::vector<ArgDoc> args = {}) {
   return CommandSpec{
@@ -139,6 +145,17 @@ void AddServerCommands(std::vector<CommandSpec>* out) {
   };
   out->push_back(std::move(config));
 
+  out->push_back(CommandSpec{
+      .name = "bgrewriteaof",
+      .arity = 1,
+      .flags = kCmdAdmin | kCmdNoScript,
+      .handler = CmdBgRewriteAof,
+      .acl_categories = {"@admin", "@slow", "@dangerous"},
+      .summary = "Asynchronously rewrites the append-only file to disk",
+      .since = "1.0.0",
+      .group = "server",
+      .complexity = "O(1)",
+  });
   out->push_back(CommandSpec{
       .name = "time",
       .arity = 1,

@@ -66,6 +66,10 @@ AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holde
   LOCKD_CHECK(now.us >= 0);
   Place place = Locate(key);
   LeaseEntry* entry = ExpireIfDue(place, key, now);
+  if (now < grants_closed_until_ && (entry == nullptr || entry->holder() != holder)) {
+    // The restart lock-delay: a lease lost in a crash may still run.
+    return AcquireResult{.outcome = AcquireOutcome::kBusy};
+  }
   if (entry == nullptr) {
     // Free: grant with a new token. The probe's empty slot is where it goes.
     entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
@@ -121,9 +125,44 @@ bool Engine::Impl::Release(std::string_view key, std::string_view holder, Token 
   LeaseEntry* entry = HeldBy(place, key, holder, token, now);
   if (entry == nullptr) return false;
   ++stats_.releases;
-  EmitFree(FreeCause::kRelease, entry);
-  HandOff(*place.table, place.probe.slot, entry, now, now);
+  HandOff(*place.table, place.probe.slot, entry, FreeCause::kRelease, now, now);
   return true;
+}
+
+void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token token,
+                           std::optional<MonoTime> deadline, MonoTime now) {
+  LOCKD_CHECK(waiter_count_ == 0);
+  LOCKD_CHECK(token > 0);
+  // No deadline: the longest lease there is.
+  MonoTime until = deadline ? *deadline : After(now, kMaxTimeoutMillis);
+  Place place = Locate(key);
+  LeaseEntry* entry = place.entry;
+  if (entry == nullptr) {
+    entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
+    place.table->InsertAt(place.probe.slot, entry, place.hash);
+    ++size_;
+  } else {
+    wheel_.Cancel(&entry->node);
+    if (entry->holder() != holder) {
+      LeaseEntry* moved = ChangeHolder(slab_, entry, holder);
+      if (moved != entry) place.table->ReplaceAt(place.probe.slot, moved);
+      entry = moved;
+    }
+  }
+  entry->token = token;
+  ScheduleLease(entry, until, now);
+  if (token > last_token_) last_token_ = token;
+}
+
+void Engine::Impl::Remove(std::string_view key) {
+  LOCKD_CHECK(waiter_count_ == 0);
+  Place place = Locate(key);
+  if (place.entry == nullptr) return;
+  wheel_.Cancel(&place.entry->node);
+  place.table->EraseAt(place.probe.slot);
+  DeleteLeaseEntry(slab_, place.entry);
+  --size_;
+  MaybeShrink(*place.table);
 }
 
 std::optional<LeaseView> Engine::Impl::Find(std::string_view key, MonoTime now) {
@@ -218,6 +257,31 @@ Token Engine::last_token() const { return impl_->last_token_; }
 
 void Engine::RaiseLastToken(Token token) {
   if (token > impl_->last_token_) impl_->last_token_ = token;
+}
+
+void Engine::Restore(std::string_view key, std::string_view holder, Token token,
+                     std::optional<MonoTime> deadline, MonoTime now) {
+  impl_->Restore(key, holder, token, deadline, now);
+}
+
+void Engine::Remove(std::string_view key) { impl_->Remove(key); }
+
+void Engine::ForEachLease(const std::function<void(const LeaseView&)>& visit) const {
+  for (const LeaseTable& table : impl_->tables_) {
+    table.ScanFrom(0, table.capacity(), [&](const LeaseEntry* entry) {
+      visit(LeaseView{.key = entry->key(),
+                      .holder = entry->holder(),
+                      .token = entry->token,
+                      .deadline = entry->deadline()});
+    });
+  }
+}
+
+void Engine::CloseGrantsUntil(MonoTime until) { impl_->grants_closed_until_ = until; }
+
+std::optional<MonoTime> Engine::grants_closed_until() const {
+  if (impl_->grants_closed_until_.us == 0) return std::nullopt;
+  return impl_->grants_closed_until_;
 }
 
 const EngineStats& Engine::stats() const { return impl_->stats_; }

@@ -37,15 +37,24 @@ LeaseEntry* Engine::Impl::Expire(LeaseTable& table, size_t slot, LeaseEntry* ent
   MonoTime deadline = entry->deadline();
   LOCKD_CHECK(deadline <= now);
   ++stats_.expiries;
-  EmitFree(FreeCause::kExpire, entry);
-  return HandOff(table, slot, entry, deadline, now);
+  return HandOff(table, slot, entry, FreeCause::kExpire, deadline, now);
 }
 
 LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* entry,
-                                  MonoTime free_time, MonoTime now) {
+                                  FreeCause cause, MonoTime free_time, MonoTime now) {
   wheel_.Cancel(&entry->node);
   WaitQueue* queue = entry->has_waiters() ? queues_.Find(entry->key()) : nullptr;
   LOCKD_CHECK(entry->has_waiters() == (queue != nullptr && queue->size > 0));
+  // Will a waiter take the key? Then the free and the grant are one unit.
+  bool handing_off = false;
+  for (Waiter* w = queue != nullptr ? queue->head : nullptr; w != nullptr; w = w->next) {
+    if (w->node.deadline() > free_time.us) {
+      handing_off = true;
+      break;
+    }
+  }
+  if (handing_off && changes_ != nullptr) changes_->OnUnitBegin();
+  EmitFree(cause, entry);
   bool granted = false;
   while (queue != nullptr && queue->head != nullptr) {
     Waiter* waiter = queue->head;
@@ -80,7 +89,9 @@ LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* en
       break;
     }
   }
+  LOCKD_CHECK(granted == handing_off);
   if (granted) {
+    if (changes_ != nullptr) changes_->OnUnitEnd();
     if (queue->size == 0) DropQueueIfEmpty(queue, entry);
     return entry;
   }

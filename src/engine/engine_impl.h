@@ -43,6 +43,9 @@ struct Engine::Impl final : TimerHandler {
              MonoTime now);
   bool Release(std::string_view key, std::string_view holder, Token token, MonoTime now);
   std::optional<LeaseView> Find(std::string_view key, MonoTime now);
+  void Restore(std::string_view key, std::string_view holder, Token token,
+               std::optional<MonoTime> deadline, MonoTime now);
+  void Remove(std::string_view key);
   uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
                 const std::function<void(const LeaseView&)>& visit);
 
@@ -73,8 +76,10 @@ struct Engine::Impl final : TimerHandler {
   // to the waiters right behind with the same holder; waiters ahead of it
   // whose wait had ended by `free_time` time out. Without such a waiter the
   // entry is removed. Returns the key's entry afterwards, or null.
-  LeaseEntry* HandOff(LeaseTable& table, size_t slot, LeaseEntry* entry, MonoTime free_time,
-                      MonoTime now);
+  // Reports kFree(cause) first, bracketed with the grants as one unit when
+  // a waiter takes the key.
+  LeaseEntry* HandOff(LeaseTable& table, size_t slot, LeaseEntry* entry, FreeCause cause,
+                      MonoTime free_time, MonoTime now);
   AcquireResult Enqueue(LeaseEntry* entry, std::string_view holder, int64_t ttl_ms, MonoTime now,
                         int64_t wait_ms, void* context);
   void CancelWait(Waiter* waiter);
@@ -123,6 +128,8 @@ struct Engine::Impl final : TimerHandler {
   WaitQueues queues_;
   TimingWheel wheel_;
   Token last_token_ = 0;
+  // The restart lock-delay: no new token before this time (0: open).
+  MonoTime grants_closed_until_{0};
   EngineStats stats_;
   size_t size_ = 0;
   size_t waiter_count_ = 0;

@@ -49,7 +49,7 @@ std::string FormatAddress(const sockaddr_storage& ss) {
 Server::Server(const Config& config, const ServerOptions& options)
     : config_(config), options_(options) {
   LOCKD_CHECK(uv_loop_init(&loop_) == 0);
-  commands_ = std::make_unique<Commands>(&config_, this, &clock_);
+  commands_ = std::make_unique<Commands>(&config_, this, &clock_, options.files);
 }
 
 Server::~Server() {
@@ -83,15 +83,50 @@ int Server::Run() {
   uv_signal_init(&loop_, &sigint_);
   sigint_.data = this;
   uv_signal_start(&sigint_, OnSignal, SIGINT);
+  uv_signal_init(&loop_, &sigchld_);
+  sigchld_.data = this;
+  uv_signal_start(&sigchld_, OnChildSignal, SIGCHLD);
+  uv_idle_init(&loop_, &load_idle_);
+  load_idle_.data = this;
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
-  std::string kinds = config_.port != 0 ? "tcp" : "";
-  if (!config_.unixsocket.empty()) kinds += kinds.empty() ? "unix" : " unix";
-  Log(LogLevel::kNotice, "Ready to accept connections {}", kinds);
+  // Clients may connect while the log loads; they get -LOADING until then.
+  Status loading = commands_->durability().BeginLoad();
+  if (!loading.ok()) {
+    Log(LogLevel::kWarning, "{}", loading.message());
+    Shutdown(false);
+  } else if (commands_->durability().loading()) {
+    uv_idle_start(&load_idle_, OnLoadStep);
+  } else {
+    LoadFinished();
+  }
 
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exit_code_;
+}
+
+void Server::OnLoadStep(uv_idle_t* idle) {
+  auto* self = static_cast<Server*>(idle->data);
+  // A slice of a few milliseconds, so that -LOADING replies stay prompt.
+  constexpr size_t kRecordsPerSlice = 16384;
+  aof::Durability& durability = self->commands_->durability();
+  if (!durability.LoadSome(kRecordsPerSlice)) return;
+  uv_idle_stop(idle);
+  Status s = durability.FinishLoad();
+  if (!s.ok()) {
+    Log(LogLevel::kWarning, "{}", s.message());
+    self->Shutdown(false);
+    return;
+  }
+  self->LoadFinished();
+}
+
+void Server::LoadFinished() {
+  std::string kinds = config_.port != 0 ? "tcp" : "";
+  if (!config_.unixsocket.empty()) kinds += kinds.empty() ? "unix" : " unix";
+  Log(LogLevel::kNotice, "Ready to accept connections {}", kinds);
+  ArmWheelTimer();
 }
 
 // ---- Listening ----
@@ -498,8 +533,12 @@ void Server::BeforeSleep() {
     }
     scratch_.clear();
   }
-  // The append-only log will be written (and, under appendfsync always,
-  // synced) here, before any reply of this iteration leaves.
+  // Group commit: the log records of this whole iteration are written (and,
+  // under appendfsync always, synced) before any of its replies leaves.
+  if (!shut_down_ && !commands_->durability().Commit(clock_.Now())) {
+    Shutdown(false);
+    return;
+  }
   scratch_.swap(flush_list_);
   for (Connection* c : scratch_) {
     c->in_flush_list = false;
@@ -521,7 +560,8 @@ void Server::OnWheelTimer(uv_timer_t* timer) {
 }
 
 void Server::ArmWheelTimer() {
-  if (shut_down_) return;
+  // Nothing expires while the log loads.
+  if (shut_down_ || commands_->durability().loading()) return;
   std::optional<MonoTime> next = commands_->engine().NextWakeup();
   if (!next) {
     if (wheel_armed_for_us_ != -1) {
@@ -541,7 +581,10 @@ void Server::ArmWheelTimer() {
 }
 
 void Server::UpdateCron() {
-  bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0);
+  // With the log on, the cron also wakes an idle loop so that everysec
+  // syncs and retries of failed writes happen without traffic.
+  bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0 ||
+                                config_.appendonly);
   if (needed == cron_active_) return;
   if (needed) {
     uv_timer_start(&cron_, OnCron, 1000, 1000);
@@ -577,10 +620,26 @@ void Server::OnSignal(uv_signal_t* handle, int signum) {
   self->shutdown_requested_ = true;
 }
 
-void Server::Shutdown() {
+void Server::OnChildSignal(uv_signal_t* handle, int) {
+  auto* self = static_cast<Server*>(handle->data);
+  // The rewrite child is reaped in the next BeforeSleep.
+  self->commands_->durability().ChildExited();
+}
+
+void Server::Shutdown(bool clean) {
   shut_down_ = true;
-  Log(LogLevel::kWarning, "User requested shutdown...");
-  // Nothing to sync yet: the append-only log arrives with the durability work.
+  if (clean) {
+    Log(LogLevel::kWarning, "User requested shutdown...");
+    commands_->durability().Shutdown(clock_.Now());
+    exit_code_ = 0;
+  } else {
+    exit_code_ = 1;
+  }
+  CloseHandles();
+  if (clean) Log(LogLevel::kWarning, "lockd is now ready to exit, bye bye...");
+}
+
+void Server::CloseHandles() {
   for (uv_stream_t* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }
@@ -595,8 +654,8 @@ void Server::Shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
-  Log(LogLevel::kWarning, "lockd is now ready to exit, bye bye...");
-  exit_code_ = 0;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&load_idle_), nullptr);
 }
 
 // ---- ServerHooks ----

@@ -72,7 +72,14 @@ class Server final : public ServerHooks {
   static void OnCron(uv_timer_t* timer);
   void UpdateCron();
   static void OnSignal(uv_signal_t* handle, int signum);
-  void Shutdown();
+  static void OnChildSignal(uv_signal_t* handle, int signum);
+  static void OnLoadStep(uv_idle_t* idle);
+  void LoadFinished();
+  // Stops serving: closes every handle and connection. `clean`: a
+  // requested shutdown (the log is synced and marked); otherwise the log
+  // could not be written and pending replies are dropped, not sent.
+  void Shutdown(bool clean = true);
+  void CloseHandles();
 
   Config config_;
   ServerOptions options_;
@@ -96,6 +103,8 @@ class Server final : public ServerHooks {
   bool cron_active_ = false;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  uv_signal_t sigchld_;
+  uv_idle_t load_idle_;  // runs the log load a slice per loop iteration
 
   bool shutdown_requested_ = false;
   bool shut_down_ = false;

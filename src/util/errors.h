@@ -27,6 +27,7 @@ inline constexpr const char* kAuthWithoutPassword =
     "sure your configuration is correct?";
 inline constexpr const char* kNoProto = "NOPROTO unsupported protocol version";
 inline constexpr const char* kDbIndexOutOfRange = "ERR DB index is out of range";
+inline constexpr const char* kLoading = "LOADING lockd is loading the dataset in memory";
 inline constexpr const char* kUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 inline constexpr const char* kNoSuchClient = "ERR No such client";
 inline constexpr const char* kProtocolVersionNotInteger =

@@ -753,7 +753,7 @@ TEST_CASE("CONFIG GET formats values as redis-server 7 does") {
   CHECK(Get(d, "timeout") == "0");
   CHECK(Get(d, "tcp-keepalive") == "300");
   CHECK(Get(d, "dir") == ".");
-  CHECK(Get(d, "appendonly") == "no");
+  CHECK(Get(d, "appendonly") == "yes");
   CHECK(Get(d, "appendfilename") == "appendonly.aof");
   CHECK(Get(d, "appendfsync") == "always");
   CHECK(Get(d, "aof-load-truncated") == "yes");

@@ -1,0 +1,53 @@
+#include "aof/background_sync.h"
+
+#include <utility>
+
+namespace lockd::aof {
+
+BackgroundSync::BackgroundSync() : thread_([this] { Run(); }) {}
+
+BackgroundSync::~BackgroundSync() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+void BackgroundSync::Sync(std::shared_ptr<LogFile> file) {
+  pending_.fetch_add(1, std::memory_order_acq_rel);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(Job{std::move(file), true});
+  }
+  cv_.notify_one();
+}
+
+void BackgroundSync::Close(std::shared_ptr<LogFile> file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(Job{std::move(file), false});
+  }
+  cv_.notify_one();
+}
+
+void BackgroundSync::Run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping, and nothing left to do
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    if (job.sync) {
+      last_error_.store(job.file->Sync(), std::memory_order_release);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    job.file.reset();  // the last reference to a replaced log closes it here
+  }
+}
+
+}  // namespace lockd::aof

@@ -1,0 +1,457 @@
+// Durability: see durability.h, and DESIGN.md §9 for the contract.
+#include "aof/durability.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "aof/log_reader.h"
+#include "aof/record.h"
+#include "aof/time_convert.h"
+#include "util/log.h"
+
+namespace lockd::aof {
+
+namespace {
+
+constexpr const char* kRewriteTempPrefix = "temp-rewriteaof-bg-";
+
+std::string ErrorText(int negative_errno) { return strerror(-negative_errno); }
+
+int WriteAll(LogFile& file, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = file.Write(data.data() + done, data.size() - done);
+    if (w < 0) return static_cast<int>(w);
+    if (w == 0) return -ENOSPC;
+    done += static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+// Temporary files of rewrites that a crash interrupted; they hold nothing
+// the log does not.
+void RemoveStaleRewrites() {
+  DIR* dir = opendir(".");
+  if (dir == nullptr) return;
+  while (struct dirent* e = readdir(dir)) {
+    if (strncmp(e->d_name, kRewriteTempPrefix, strlen(kRewriteTempPrefix)) == 0) {
+      Log(LogLevel::kNotice, "Removing the temporary file of an interrupted rewrite: {}", e->d_name);
+      unlink(e->d_name);
+    }
+  }
+  closedir(dir);
+}
+
+}  // namespace
+
+Durability::Durability(const Config* config, const Clock* clock, FileSystem* fs)
+    : config_(config),
+      clock_(clock),
+      fs_(fs != nullptr ? fs : &PosixFileSystem()),
+      writer_(&background_) {
+  RefreshTime(clock_->Now());
+}
+
+Durability::~Durability() = default;
+
+bool Durability::log_on() const { return config_->appendonly && writer_.attached(); }
+
+void Durability::RefreshTime(MonoTime now) {
+  mono_now_ = now;
+  wall_now_ = clock_->WallNow();
+}
+
+std::string Durability::TokenFilePath() const { return config_->appendfilename + ".tokens"; }
+
+// ---- Start-up ----
+
+Status Durability::BeginLoad() {
+  RemoveStaleRewrites();
+  load_started_ = clock_->Now();
+  load_started_wall_ = clock_->WallNow();
+  // The token file of `appendonly no` runs: tokens never go backwards even
+  // across a switch between appendonly no and yes.
+  uint64_t token_floor = 0;
+  {
+    LogLoader tokens(TokenFilePath(), engine_, clock_);
+    Status s = tokens.Open();
+    if (!s.ok()) return s;
+    tokens.Run(SIZE_MAX);
+    if (tokens.verdict() == LogReader::Result::kDamaged) {
+      return Status::Error(fmt::format("Bad file format reading the token file {} at offset {}: {}",
+                                       TokenFilePath(), tokens.reader().error_offset(),
+                                       tokens.reader().error()));
+    }
+    token_floor = tokens.max_token();
+  }
+  engine_->RaiseLastToken(token_floor);
+  reserved_tokens_ = token_floor;
+  if (!config_->appendonly) return Status::Ok();
+  loader_ = std::make_unique<LogLoader>(config_->appendfilename, engine_, clock_);
+  return loader_->Open();
+}
+
+bool Durability::LoadSome(size_t max_records) {
+  return loader_->Run(max_records) == LogLoader::Step::kDone;
+}
+
+Status Durability::FinishLoad() {
+  std::unique_ptr<LogLoader> loader = std::move(loader_);
+  const std::string& path = config_->appendfilename;
+  const LogReader& reader = loader->reader();
+  uint64_t size = loader->total_bytes();
+  if (loader->verdict() == LogReader::Result::kDamaged) {
+    return Status::Error(fmt::format(
+        "Bad file format reading the append only file {} at byte offset {}: {}. Make a backup of "
+        "the file, then check it with 'lockd-check-aof {}'",
+        path, reader.error_offset(), reader.error(), path));
+  }
+  if (loader->verdict() == LogReader::Result::kTruncated) {
+    size_t cut = reader.valid_end();
+    if (!config_->aof_load_truncated) {
+      return Status::Error(fmt::format(
+          "Unexpected end of file reading the append only file {}: the last record, at byte "
+          "offset {}, is incomplete. Set 'aof-load-truncated yes' to cut it off at start, or run "
+          "'lockd-check-aof --fix {}'",
+          path, cut, path));
+    }
+    Log(LogLevel::kWarning, "!!! Warning: short read while loading the append only file {}!!!", path);
+    Log(LogLevel::kWarning, "!!! Truncating the append only file {} at byte offset {} ({} bytes of a torn last record) !!!",
+        path, cut, size - cut);
+    loader->Close();
+    if (truncate(path.c_str(), static_cast<off_t>(cut)) != 0) {
+      return Status::Error(fmt::format("Error truncating the append only file {}: {}", path,
+                                       strerror(errno)));
+    }
+    size = cut;
+    Log(LogLevel::kWarning, "AOF loaded anyway because aof-load-truncated is enabled");
+  }
+  loader->Close();
+
+  // Tokens resume above every token the log names or reserved.
+  engine_->RaiseLastToken(loader->max_token());
+  reserved_tokens_ = std::max(reserved_tokens_, loader->max_token());
+  reserved_horizon_ms_ = loader->max_horizon_ms();
+  max_deadline_ms_ = reserved_horizon_ms_;
+
+  // The restart lock-delay: after an unclean stop, leases granted in the
+  // unsynced tail may still run until the reserved horizon.
+  RefreshTime(clock_->Now());
+  int64_t gate = loader->clean_shutdown() ? loader->shutdown_gate_ms() : loader->max_horizon_ms();
+  if (gate > WallMillisNow()) {
+    int64_t delay_ms = gate - WallMillisNow();
+    gate_ms_ = gate;
+    engine_->CloseGrantsUntil(mono_now_.PlusMillis(delay_ms));
+    Log(LogLevel::kWarning,
+        "{}: no key is granted to a new holder for {} ms (restart lock-delay), so that no lease "
+        "lost with the unsynced end of the log can overlap a new one",
+        loader->clean_shutdown() ? "The last run stopped during a restart lock-delay"
+                                 : "The last run did not stop cleanly",
+        delay_ms);
+  }
+
+  std::string error;
+  std::shared_ptr<LogFile> file = fs_->OpenForAppend(path, &error);
+  if (file == nullptr) {
+    return Status::Error(fmt::format("Can't open the append only file {}: {}", path, error));
+  }
+  writer_.Attach(std::move(file), size);
+  base_size_ = size;
+  double secs = static_cast<double>(clock_->Now().us - load_started_.us) / 1e6;
+  if (loader->records() > 0) {
+    Log(LogLevel::kNotice, "DB loaded from append only file: {} records in {:.3f} seconds",
+        loader->records(), secs);
+  }
+  return Status::Ok();
+}
+
+// ---- Records ----
+
+void Durability::OnChange(const Change& c) {
+  if (!config_->appendonly) return;
+  std::string& out = writer_.buffer();
+  if (c.kind == ChangeKind::kFree) {
+    AppendFree(&out, c.key, c.cause);
+    return;
+  }
+  int64_t pxat = UnixMillisOf(c.deadline, mono_now_, wall_now_);
+  max_deadline_ms_ = std::max(max_deadline_ms_, pxat);
+  AppendGrant(&out, c.kind, c.key, c.holder, c.token, pxat);
+}
+
+void Durability::OnUnitBegin() {
+  if (config_->appendonly && unit_depth_++ == 0) AppendMulti(&writer_.buffer());
+}
+
+void Durability::OnUnitEnd() {
+  if (config_->appendonly && --unit_depth_ == 0) AppendExec(&writer_.buffer());
+}
+
+// ---- Commit ----
+
+bool Durability::Reserve() {
+  bool tokens = engine_->last_token() > reserved_tokens_;
+  bool horizon = max_deadline_ms_ > reserved_horizon_ms_;
+  if (!tokens && !horizon) return false;
+  if (tokens) reserved_tokens_ = engine_->last_token() + kTokenBlock;
+  if (horizon) {
+    // Reserve twice the lease length ahead (and a second more), so that a
+    // stream of leases of one length reserves about once per lease length.
+    int64_t now_ms = WallMillisNow();
+    reserved_horizon_ms_ = now_ms + 2 * std::max<int64_t>(max_deadline_ms_ - now_ms, 0) + 1000;
+  }
+  AppendReserve(&writer_.buffer(), reserved_tokens_, reserved_horizon_ms_);
+  return true;
+}
+
+bool Durability::ReserveTokenFile() {
+  if (engine_->last_token() <= reserved_tokens_) return true;
+  uint64_t limit = engine_->last_token() + kTokenBlock;
+  std::string record;
+  AppendReserve(&record, limit, 0);
+  int r = ReplaceFileDurably(TokenFilePath(), record);
+  if (r != 0) {
+    Log(LogLevel::kWarning, "Can't write the token file {}: {}. Exiting rather than risk issuing a token twice.",
+        TokenFilePath(), strerror(-r));
+    return false;
+  }
+  reserved_tokens_ = limit;
+  return true;
+}
+
+bool Durability::Commit(MonoTime now) {
+  RefreshTime(now);
+  if (loading()) return true;
+  if (!config_->appendonly) return ReserveTokenFile();
+  if (!writer_.attached()) return true;
+
+  const AppendFsync policy = config_->appendfsync;
+  // Under `always` every token and deadline reaches the disk before it is
+  // revealed; otherwise a reservation must, synchronously.
+  bool must_sync = policy != AppendFsync::kAlways && Reserve();
+
+  if (writer_.pending()) {
+    int r = writer_.Write();
+    if (r != 0) {
+      if (policy == AppendFsync::kAlways || must_sync) {
+        Log(LogLevel::kWarning,
+            "Error writing to the append only file: {}. Can't recover from a log write error "
+            "when the AOF fsync policy is 'always' (or a token reservation is due). Exiting...",
+            ErrorText(r));
+        return false;
+      }
+      if (write_error_ == 0 || now.us - last_write_error_log_us_ > 30'000'000) {
+        Log(LogLevel::kWarning, "Error writing to the append only file: {}", ErrorText(r));
+        last_write_error_log_us_ = now.us;
+      }
+      write_error_ = r;
+      return true;
+    }
+    if (write_error_ != 0) {
+      Log(LogLevel::kWarning, "AOF write error looks solved. Lockd can write again.");
+      write_error_ = 0;
+    }
+  }
+
+  if (writer_.unsynced()) {
+    if (policy == AppendFsync::kAlways || must_sync) {
+      int r = writer_.SyncNow();
+      if (r != 0) {
+        Log(LogLevel::kWarning,
+            "Can't persist the append only file (fdatasync: {}). Exiting rather than acknowledge "
+            "what is not on disk...",
+            ErrorText(r));
+        return false;
+      }
+    } else if (policy == AppendFsync::kEverySec &&
+               now.us - last_background_sync_.us >= 1'000'000) {
+      if (background_.pending() == 0) {
+        writer_.SyncInBackground();
+        last_background_sync_ = now;
+      } else {
+        ++fsync_delayed_;
+      }
+    }
+  }
+
+  MaybeFinishRewrite(now);
+  MaybeStartAutoRewrite(now);
+  return true;
+}
+
+bool Durability::refusing_writes() const {
+  return config_->appendonly && (write_error_ != 0 || background_.last_error() != 0);
+}
+
+std::string Durability::misconf_error() const {
+  int e = write_error_ != 0 ? write_error_ : background_.last_error();
+  return fmt::format("MISCONF Errors writing to the AOF file: {}", ErrorText(e));
+}
+
+// ---- Rewrite ----
+
+Status Durability::StartRewrite(MonoTime now) {
+  if (rewriting()) {
+    return Status::Error("ERR Background append only file rewriting already in progress");
+  }
+  if (!log_on()) {
+    return Status::Error("ERR Background append only file rewriting needs 'appendonly yes'");
+  }
+  RefreshTime(now);
+  uint64_t token_limit = std::max(engine_->last_token(), reserved_tokens_);
+  int64_t horizon = std::max(reserved_horizon_ms_, gate_ms_);
+  std::string temp = fmt::format("{}{}.aof", kRewriteTempPrefix, getpid());
+  // Capture starts before the fork: records of this iteration not yet
+  // written are in the child's snapshot and are written (and captured)
+  // after it; replaying them twice sets the same state twice.
+  writer_.StartCapture();
+  Status s = rewriter_.Start(*engine_, temp, token_limit, horizon, mono_now_, wall_now_);
+  if (!s.ok()) {
+    writer_.StopCapture();
+    last_rewrite_ok_ = false;
+    Log(LogLevel::kWarning, "{}", s.message());
+    return Status::Error("ERR " + s.message());
+  }
+  rewrite_started_ = now;
+  child_exited_ = false;
+  Log(LogLevel::kNotice, "Background append only file rewriting started by pid {}", rewriter_.child());
+  return Status::Ok();
+}
+
+void Durability::MaybeFinishRewrite(MonoTime now) {
+  if (!finishing_) {
+    if (!rewriter_.running() || !child_exited_) return;
+    child_exited_ = false;
+    std::optional<bool> done = rewriter_.Poll();
+    if (!done) return;
+    finishing_ = true;
+    child_ok_ = *done;
+  }
+  // The capture must hold everything the old log has: finish only once
+  // this iteration's records are written.
+  if (writer_.pending() || write_error_ != 0) return;
+  finishing_ = false;
+  FinishRewrite(child_ok_, now);
+}
+
+void Durability::FinishRewrite(bool child_ok, MonoTime now) {
+  const std::string temp = rewriter_.temp_path();
+  last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
+  auto fail = [&](const std::string& why) {
+    Log(LogLevel::kWarning, "Background AOF rewrite failed: {}", why);
+    unlink(temp.c_str());
+    writer_.StopCapture();
+    last_rewrite_ok_ = false;
+    next_auto_rewrite_ = now.PlusMillis(5000);  // do not retry in a tight loop
+  };
+  if (!child_ok) return fail("the child could not write the snapshot");
+  std::string error;
+  std::shared_ptr<LogFile> file = fs_->OpenForAppend(temp, &error);
+  if (file == nullptr) return fail("open: " + error);
+  uint64_t size = file->initial_size() + writer_.capture().size();
+  int r = WriteAll(*file, writer_.capture());
+  if (r == 0) r = file->Sync();
+  if (r != 0) return fail(ErrorText(r));
+  r = fs_->RenameDurably(temp, config_->appendfilename);
+  if (r != 0) return fail("rename: " + ErrorText(r));
+  Log(LogLevel::kNotice, "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB)",
+      static_cast<double>(writer_.capture().size()) / (1024 * 1024));
+  writer_.StopCapture();
+  writer_.Attach(std::move(file), size);
+  base_size_ = size;
+  ++rewrites_;
+  last_rewrite_ok_ = true;
+  Log(LogLevel::kNotice, "Background AOF rewrite finished successfully");
+}
+
+void Durability::MaybeStartAutoRewrite(MonoTime now) {
+  int64_t pct = config_->auto_aof_rewrite_percentage;
+  if (pct <= 0 || rewriting() || now < next_auto_rewrite_) return;
+  uint64_t size = writer_.size();
+  if (size < static_cast<uint64_t>(config_->auto_aof_rewrite_min_size)) return;
+  uint64_t base = base_size_ == 0 ? 1 : base_size_;
+  if (size <= base || (size - base) * 100 / base < static_cast<uint64_t>(pct)) return;
+  Log(LogLevel::kNotice, "Starting automatic rewriting of AOF on {}% growth", (size - base) * 100 / base);
+  if (!StartRewrite(now).ok()) next_auto_rewrite_ = now.PlusMillis(5000);
+}
+
+// ---- Shutdown ----
+
+void Durability::Shutdown(MonoTime now) {
+  rewriter_.Abort();
+  finishing_ = false;
+  writer_.StopCapture();
+  if (!log_on()) {
+    if (!config_->appendonly && engine_ != nullptr) ReserveTokenFile();
+    return;
+  }
+  RefreshTime(now);
+  if (config_->appendfsync != AppendFsync::kAlways) Reserve();
+  AppendShutdown(&writer_.buffer(), gate_ms_ > WallMillisNow() ? gate_ms_ : 0);
+  int r = writer_.Write();
+  if (r == 0) r = writer_.SyncNow();
+  if (r != 0) {
+    Log(LogLevel::kWarning, "Error writing the append only file at shutdown: {}", ErrorText(r));
+  } else {
+    Log(LogLevel::kNotice, "Calling fsync() on the AOF file.");
+  }
+}
+
+// ---- INFO ----
+
+int64_t Durability::restart_delay_ms(MonoTime now) const {
+  std::optional<MonoTime> until = engine_->grants_closed_until();
+  if (!until || now >= *until) return 0;
+  return (until->us - now.us + 999) / 1000;
+}
+
+void Durability::WriteInfo(std::string* out, MonoTime now) const {
+  auto add = [out](std::string_view name, auto value) {
+    fmt::format_to(std::back_inserter(*out), "{}:{}\r\n", name, value);
+  };
+  add("loading", loading() ? 1 : 0);
+  add("async_loading", 0);
+  if (loading()) {
+    int64_t elapsed = (now.us - load_started_.us) / 1'000'000;
+    size_t total = loader_->total_bytes();
+    size_t done = loader_->loaded_bytes();
+    add("loading_start_time", load_started_wall_.us / 1'000'000);
+    add("loading_total_bytes", total);
+    add("loading_loaded_bytes", done);
+    add("loading_loaded_perc", fmt::format("{:.2f}", total == 0 ? 100.0 : 100.0 * done / total));
+    add("loading_eta_seconds", done == 0 ? 1 : static_cast<int64_t>(elapsed * (total - done) / done));
+  }
+  add("rdb_changes_since_last_save", 0);
+  add("rdb_bgsave_in_progress", 0);
+  add("rdb_last_bgsave_status", "ok");
+  add("aof_enabled", config_->appendonly ? 1 : 0);
+  add("aof_rewrite_in_progress", rewriting() ? 1 : 0);
+  add("aof_rewrite_scheduled", 0);
+  add("aof_last_rewrite_time_sec", last_rewrite_secs_);
+  add("aof_current_rewrite_time_sec",
+      rewriting() ? (now.us - rewrite_started_.us) / 1'000'000 : int64_t{-1});
+  add("aof_last_bgrewrite_status", last_rewrite_ok_ ? "ok" : "err");
+  add("aof_rewrites", rewrites_);
+  add("aof_last_write_status", refusing_writes() ? "err" : "ok");
+  add("aof_last_cow_size", 0);
+  if (config_->appendonly) {
+    add("aof_current_size", writer_.size());
+    add("aof_base_size", base_size_);
+    add("aof_pending_rewrite", 0);
+    add("aof_buffer_length", writer_.buffer().size());
+    add("aof_rewrite_buffer_length", writer_.capture().size());
+    add("aof_pending_bio_fsync", background_.pending());
+    add("aof_delayed_fsync", fsync_delayed_);
+  }
+  add("lock_restart_delay_ms", restart_delay_ms(now));
+  add("lock_reserved_tokens", reserved_tokens_);
+}
+
+}  // namespace lockd::aof

@@ -1,0 +1,138 @@
+// Durability: everything between the engine's state changes and the disk
+// (SPEC §7, DESIGN.md §9). It turns engine changes into log records, writes
+// and syncs them once per loop iteration before any reply leaves (group
+// commit), replays the log at start, compacts it, keeps tokens from ever
+// repeating across crashes, and decides what a failing disk means.
+//
+// The command layer owns it and passes it to the engine as ChangeListener;
+// the network layer calls Commit() in the step before the loop sleeps.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "aof/background_sync.h"
+#include "aof/loader.h"
+#include "aof/log_file.h"
+#include "aof/log_writer.h"
+#include "aof/rewriter.h"
+#include "lockd/clock.h"
+#include "lockd/config.h"
+#include "lockd/engine.h"
+#include "lockd/status.h"
+
+namespace lockd::aof {
+
+// Tokens reserved at a time under appendfsync everysec/no (and appendonly
+// no): a crash skips at most this many, and a reservation costs one
+// synchronous sync per this many grants.
+inline constexpr uint64_t kTokenBlock = 65536;
+
+class Durability final : public ChangeListener {
+ public:
+  // `fs` null: the real file system.
+  Durability(const Config* config, const Clock* clock, FileSystem* fs);
+  ~Durability() override;
+  Durability(const Durability&) = delete;
+  Durability& operator=(const Durability&) = delete;
+
+  void set_engine(Engine* engine) { engine_ = engine; }
+
+  // ---- Start-up. BeginLoad, then LoadSome until it returns true, then
+  // FinishLoad. Errors stop the server (exit code 1).
+  Status BeginLoad();
+  bool loading() const { return loader_ != nullptr; }
+  // Applies up to `max_records`; true once the whole file has been read.
+  bool LoadSome(size_t max_records);
+  Status FinishLoad();
+
+  // ---- Before the replies of a loop iteration leave: writes the records
+  // of the iteration and syncs as appendfsync says; finishes a rewrite
+  // whose child is done. False when the server must stop rather than reply
+  // (a failed write or sync under `always`, or a token reservation that
+  // could not reach the disk).
+  bool Commit(MonoTime now);
+  // A child process exited (SIGCHLD): Commit reaps the rewrite child.
+  void ChildExited() { child_exited_ = true; }
+
+  // MISCONF: changes are refused while the log cannot be written (everysec
+  // and no; under always the server stops instead).
+  bool refusing_writes() const;
+  std::string misconf_error() const;
+
+  // BGREWRITEAOF.
+  Status StartRewrite(MonoTime now);
+  bool rewriting() const { return rewriter_.running() || finishing_; }
+
+  // SHUTDOWN / SIGTERM: writes what is pending and a LOCK.SHUTDOWN record,
+  // and syncs. Stops a running rewrite.
+  void Shutdown(MonoTime now);
+
+  // INFO persistence.
+  void WriteInfo(std::string* out, MonoTime now) const;
+  // Remaining restart lock-delay in ms (0: none).
+  int64_t restart_delay_ms(MonoTime now) const;
+
+  // ChangeListener.
+  void OnChange(const Change& change) override;
+  void OnUnitBegin() override;
+  void OnUnitEnd() override;
+
+ private:
+  bool log_on() const;
+  void RefreshTime(MonoTime now);
+  int64_t WallMillisNow() const { return wall_now_.millis(); }
+  // The token and horizon reservation (see DESIGN.md): appends a
+  // LOCK.RESERVE to the buffer when the iteration issued a token or a
+  // deadline beyond what is reserved; returns true when it did.
+  bool Reserve();
+  bool ReserveTokenFile();
+  void MaybeFinishRewrite(MonoTime now);
+  void FinishRewrite(bool child_ok, MonoTime now);
+  void MaybeStartAutoRewrite(MonoTime now);
+  std::string TokenFilePath() const;
+
+  const Config* config_;
+  const Clock* clock_;
+  FileSystem* fs_;
+  Engine* engine_ = nullptr;
+  BackgroundSync background_;
+  LogWriter writer_;
+  std::unique_ptr<LogLoader> loader_;
+  Rewriter rewriter_;
+
+  // Wall and monotonic time of the last Commit: deadlines are converted
+  // with this pair during the iteration that follows.
+  MonoTime mono_now_;
+  WallTime wall_now_;
+
+  int unit_depth_ = 0;
+  // Reservations that are on disk (see Reserve()).
+  uint64_t reserved_tokens_ = 0;
+  int64_t reserved_horizon_ms_ = 0;
+  int64_t max_deadline_ms_ = 0;  // the latest deadline ever logged
+  int64_t gate_ms_ = 0;          // restart lock-delay end, Unix ms; 0: none
+
+  // Failure state: the last write error (0: writes work) and whether it
+  // was already reported in the server log.
+  int write_error_ = 0;
+  int64_t last_write_error_log_us_ = 0;
+  MonoTime last_background_sync_;
+  int64_t fsync_delayed_ = 0;
+
+  // Loading and rewriting, for INFO.
+  MonoTime load_started_;
+  WallTime load_started_wall_;
+  bool child_exited_ = false;
+  bool finishing_ = false;  // child done, waiting for writes to work
+  bool child_ok_ = false;
+  MonoTime rewrite_started_;
+  int64_t last_rewrite_secs_ = -1;
+  bool last_rewrite_ok_ = true;
+  uint64_t rewrites_ = 0;
+  uint64_t base_size_ = 0;
+  MonoTime next_auto_rewrite_;
+};
+
+}  // namespace lockd::aof

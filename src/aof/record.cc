@@ -1,0 +1,155 @@
+// Encoding and decoding of log records (see record.h for the vocabulary).
+#include "aof/record.h"
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+
+namespace lockd::aof {
+
+namespace {
+
+void AppendHeader(std::string* out, size_t count) {
+  out->push_back('*');
+  fmt::format_to(std::back_inserter(*out), "{}", count);
+  out->append("\r\n");
+}
+
+void AppendBulk(std::string* out, std::string_view s) {
+  out->push_back('$');
+  fmt::format_to(std::back_inserter(*out), "{}", s.size());
+  out->append("\r\n");
+  out->append(s);
+  out->append("\r\n");
+}
+
+void AppendNumber(std::string* out, uint64_t n) {
+  char digits[24];
+  auto end = fmt::format_to(digits, "{}", n);
+  AppendBulk(out, std::string_view(digits, static_cast<size_t>(end - digits)));
+}
+
+const char* CauseName(FreeCause cause) {
+  switch (cause) {
+    case FreeCause::kRelease:
+      return "release";
+    case FreeCause::kExpire:
+      return "expire";
+    case FreeCause::kDelete:
+    case FreeCause::kNone:
+      break;
+  }
+  return "delete";
+}
+
+// A positive integer that fits in int64 (tokens, limits); or, when
+// `allow_zero`, also 0.
+bool ParseCount(std::string_view s, bool allow_zero, uint64_t* out) {
+  int64_t v;
+  if (!ParseInt64(s, &v) || v < 0 || (v == 0 && !allow_zero)) return false;
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
+bool ParseTime(std::string_view s, int64_t* out) {
+  uint64_t v;
+  if (!ParseCount(s, true, &v)) return false;
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+bool Fail(std::string* error, std::string message) {
+  *error = std::move(message);
+  return false;
+}
+
+}  // namespace
+
+void AppendGrant(std::string* out, ChangeKind kind, std::string_view key, std::string_view holder,
+                 uint64_t token, int64_t pxat_ms) {
+  AppendHeader(out, 5);
+  AppendBulk(out, kind == ChangeKind::kExtend ? "LOCK.EXTEND" : "LOCK.GRANT");
+  AppendBulk(out, key);
+  AppendBulk(out, holder);
+  AppendNumber(out, token);
+  AppendNumber(out, static_cast<uint64_t>(pxat_ms < 0 ? 0 : pxat_ms));
+}
+
+void AppendFree(std::string* out, std::string_view key, FreeCause cause) {
+  AppendHeader(out, 3);
+  AppendBulk(out, "LOCK.FREE");
+  AppendBulk(out, key);
+  AppendBulk(out, CauseName(cause));
+}
+
+void AppendReserve(std::string* out, uint64_t token_limit, int64_t horizon_ms) {
+  AppendHeader(out, 3);
+  AppendBulk(out, "LOCK.RESERVE");
+  AppendNumber(out, token_limit);
+  AppendNumber(out, static_cast<uint64_t>(horizon_ms < 0 ? 0 : horizon_ms));
+}
+
+void AppendShutdown(std::string* out, int64_t gate_ms) {
+  AppendHeader(out, 2);
+  AppendBulk(out, "LOCK.SHUTDOWN");
+  AppendNumber(out, static_cast<uint64_t>(gate_ms < 0 ? 0 : gate_ms));
+}
+
+void AppendMulti(std::string* out) { out->append("*1\r\n$5\r\nMULTI\r\n"); }
+void AppendExec(std::string* out) { out->append("*1\r\n$4\r\nEXEC\r\n"); }
+
+bool DecodeRecord(const std::vector<std::string_view>& argv, Record* r, std::string* error) {
+  if (argv.empty()) return Fail(error, "empty record");
+  std::string_view name = argv[0];
+  auto arity = [&](size_t n) {
+    if (argv.size() == n) return true;
+    return Fail(error, fmt::format("wrong number of arguments for '{}'", ToLowerAscii(name)));
+  };
+  *r = Record{};
+  if (EqualsIgnoreCase(name, "LOCK.GRANT") || EqualsIgnoreCase(name, "LOCK.EXTEND")) {
+    if (!arity(5)) return false;
+    r->type = EqualsIgnoreCase(name, "LOCK.GRANT") ? RecordType::kGrant : RecordType::kExtend;
+    r->key = argv[1];
+    r->holder = argv[2];
+    if (r->holder.empty()) return Fail(error, "empty holder");
+    if (!ParseCount(argv[3], false, &r->token)) return Fail(error, "bad token");
+    if (!ParseTime(argv[4], &r->unix_ms)) return Fail(error, "bad deadline");
+    return true;
+  }
+  if (EqualsIgnoreCase(name, "LOCK.FREE")) {
+    if (!arity(3)) return false;
+    r->type = RecordType::kFree;
+    r->key = argv[1];
+    if (EqualsIgnoreCase(argv[2], "release")) {
+      r->cause = FreeCause::kRelease;
+    } else if (EqualsIgnoreCase(argv[2], "expire")) {
+      r->cause = FreeCause::kExpire;
+    } else if (EqualsIgnoreCase(argv[2], "delete")) {
+      r->cause = FreeCause::kDelete;
+    } else {
+      return Fail(error, "bad free cause");
+    }
+    return true;
+  }
+  if (EqualsIgnoreCase(name, "LOCK.RESERVE")) {
+    if (!arity(3)) return false;
+    r->type = RecordType::kReserve;
+    if (!ParseCount(argv[1], true, &r->token)) return Fail(error, "bad token limit");
+    if (!ParseTime(argv[2], &r->unix_ms)) return Fail(error, "bad horizon");
+    return true;
+  }
+  if (EqualsIgnoreCase(name, "LOCK.SHUTDOWN")) {
+    if (!arity(2)) return false;
+    r->type = RecordType::kShutdown;
+    if (!ParseTime(argv[1], &r->unix_ms)) return Fail(error, "bad gate time");
+    return true;
+  }
+  if (EqualsIgnoreCase(name, "MULTI") || EqualsIgnoreCase(name, "EXEC")) {
+    if (!arity(1)) return false;
+    r->type = EqualsIgnoreCase(name, "MULTI") ? RecordType::kMulti : RecordType::kExec;
+    return true;
+  }
+  return Fail(error, fmt::format("unknown record '{}'", name.substr(0, 64)));
+}
+
+}  // namespace lockd::aof
