@@ -477,7 +477,9 @@ void Server::OnWrite(uv_write_t* req, int status) {
   c->session.out.Consume(c->write_bytes);
   self->counters_.total_net_output_bytes += c->write_bytes;
   c->write_bytes = 0;
-  self->Flush(c);
+  // The rest of the output may hold replies of this very iteration, whose
+  // log records are not on disk yet: it leaves in BeforeSleep, after them.
+  self->ScheduleFlush(c);
 }
 
 void Server::AfterOutputDrained(Connection* c) {
