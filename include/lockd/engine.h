@@ -202,6 +202,9 @@ class Engine {
   // queued while replaying.
   void Restore(std::string_view key, std::string_view holder, Token token,
                std::optional<MonoTime> deadline, MonoTime now);
+  // Log replay: makes room for about `count` keys at once, so that loading
+  // a large log does not grow the tables step by step.
+  void ReserveLeases(size_t count);
   // Log replay: removes `key`'s lease, if any, silently.
   void Remove(std::string_view key);
   // Calls `visit` for every lease in the tables, including leases past their

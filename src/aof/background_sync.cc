@@ -4,7 +4,7 @@
 
 namespace lockd::aof {
 
-BackgroundSync::BackgroundSync() : thread_([this] { Run(); }) {}
+BackgroundSync::BackgroundSync() : thread_([this] { Loop(); }) {}
 
 BackgroundSync::~BackgroundSync() {
   {
@@ -19,7 +19,7 @@ void BackgroundSync::Sync(std::shared_ptr<LogFile> file) {
   pending_.fetch_add(1, std::memory_order_acq_rel);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(Job{std::move(file), true});
+    jobs_.push_back(Job{.file = std::move(file), .sync = true});
   }
   cv_.notify_one();
 }
@@ -27,12 +27,20 @@ void BackgroundSync::Sync(std::shared_ptr<LogFile> file) {
 void BackgroundSync::Close(std::shared_ptr<LogFile> file) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(Job{std::move(file), false});
+    jobs_.push_back(Job{.file = std::move(file)});
   }
   cv_.notify_one();
 }
 
-void BackgroundSync::Run() {
+void BackgroundSync::Run(std::function<void()> work) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(Job{.work = std::move(work)});
+  }
+  cv_.notify_one();
+}
+
+void BackgroundSync::Loop() {
   for (;;) {
     Job job;
     {
@@ -42,6 +50,7 @@ void BackgroundSync::Run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
+    if (job.work) job.work();
     if (job.sync) {
       last_error_.store(job.file->Sync(), std::memory_order_release);
       pending_.fetch_sub(1, std::memory_order_acq_rel);

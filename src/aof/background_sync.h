@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -25,6 +26,8 @@ class BackgroundSync {
   void Sync(std::shared_ptr<LogFile> file);
   // Queues the release (close) of `file`, after the jobs queued before it.
   void Close(std::shared_ptr<LogFile> file);
+  // Queues any other slow file work (the rewrite's bulk append and sync).
+  void Run(std::function<void()> work);
 
   // Syncs queued or running.
   int pending() const { return pending_.load(std::memory_order_acquire); }
@@ -34,9 +37,10 @@ class BackgroundSync {
  private:
   struct Job {
     std::shared_ptr<LogFile> file;
-    bool sync;
+    bool sync = false;
+    std::function<void()> work;
   };
-  void Run();
+  void Loop();
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -202,10 +203,13 @@ bool Durability::Reserve() {
   if (!tokens && !horizon) return false;
   if (tokens) reserved_tokens_ = engine_->last_token() + kTokenBlock;
   if (horizon) {
-    // Reserve twice the lease length ahead (and a second more), so that a
-    // stream of leases of one length reserves about once per lease length.
+    // Reserve past the deadline by the lease length, at least 1 s and at
+    // most 60 s: a stream of leases of one length then reserves at most
+    // once a second (and once a minute for long leases), while the delay
+    // after a crash stays within a lease length and a minute.
     int64_t now_ms = WallMillisNow();
-    reserved_horizon_ms_ = now_ms + 2 * std::max<int64_t>(max_deadline_ms_ - now_ms, 0) + 1000;
+    int64_t slack = std::clamp<int64_t>(max_deadline_ms_ - now_ms, 1000, 60'000);
+    reserved_horizon_ms_ = max_deadline_ms_ + slack;
   }
   AppendReserve(&writer_.buffer(), reserved_tokens_, reserved_horizon_ms_);
   return true;
@@ -325,50 +329,80 @@ Status Durability::StartRewrite(MonoTime now) {
   return Status::Ok();
 }
 
-void Durability::MaybeFinishRewrite(MonoTime now) {
-  if (!finishing_) {
-    if (!rewriter_.running() || !child_exited_) return;
-    child_exited_ = false;
-    std::optional<bool> done = rewriter_.Poll();
-    if (!done) return;
-    finishing_ = true;
-    child_ok_ = *done;
-  }
-  // The capture must hold everything the old log has: finish only once
-  // this iteration's records are written.
-  if (writer_.pending() || write_error_ != 0) return;
-  finishing_ = false;
-  FinishRewrite(child_ok_, now);
-}
+struct Durability::BulkAppend {
+  std::string data;  // captured while the child ran
+  std::shared_ptr<LogFile> file;
+  uint64_t size = 0;
+  std::string error;  // empty: appended and synced
+  std::atomic<bool> done{false};
+};
 
-void Durability::FinishRewrite(bool child_ok, MonoTime now) {
-  const std::string temp = rewriter_.temp_path();
-  last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
-  auto fail = [&](const std::string& why) {
-    Log(LogLevel::kWarning, "Background AOF rewrite failed: {}", why);
-    unlink(temp.c_str());
-    writer_.StopCapture();
-    last_rewrite_ok_ = false;
-    next_auto_rewrite_ = now.PlusMillis(5000);  // do not retry in a tight loop
-  };
-  if (!child_ok) return fail("the child could not write the snapshot");
-  std::string error;
-  std::shared_ptr<LogFile> file = fs_->OpenForAppend(temp, &error);
-  if (file == nullptr) return fail("open: " + error);
-  uint64_t size = file->initial_size() + writer_.capture().size();
-  int r = WriteAll(*file, writer_.capture());
-  if (r == 0) r = file->Sync();
-  if (r != 0) return fail(ErrorText(r));
-  r = fs_->RenameDurably(temp, config_->appendfilename);
-  if (r != 0) return fail("rename: " + ErrorText(r));
-  Log(LogLevel::kNotice, "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB)",
-      static_cast<double>(writer_.capture().size()) / (1024 * 1024));
+void Durability::MaybeFinishRewrite(MonoTime now) {
+  // SIGCHLD says when the child is done; polling a few times a second
+  // covers a signal that went to another handler.
+  if (rewriter_.running() && now.us - last_child_poll_.us > 200'000) child_exited_ = true;
+  if (child_exited_ && rewriter_.running()) {
+    last_child_poll_ = now;
+    child_exited_ = false;
+    std::optional<bool> ok = rewriter_.Poll();
+    if (ok && !*ok) return FailRewrite("the child could not write the snapshot", now);
+    if (ok) child_done_ = true;
+  }
+  if (child_done_) {
+    // Step 1, on the background thread: append the capture so far and sync.
+    child_done_ = false;
+    bulk_ = std::make_shared<BulkAppend>();
+    bulk_->data = writer_.TakeCapture();
+    background_.Run([job = bulk_, fs = fs_, temp = rewriter_.temp_path()] {
+      std::string error;
+      job->file = fs->OpenForAppend(temp, &error);
+      if (job->file == nullptr) {
+        job->error = "open: " + error;
+      } else {
+        job->size = job->file->initial_size() + job->data.size();
+        int r = WriteAll(*job->file, job->data);
+        if (r == 0) r = job->file->Sync();
+        if (r != 0) job->error = ErrorText(r);
+      }
+      job->done.store(true, std::memory_order_release);
+    });
+    return;
+  }
+  if (bulk_ == nullptr || !bulk_->done.load(std::memory_order_acquire)) return;
+  // Step 2, here: the rest must hold everything the old log has, so only
+  // once this iteration's records are written.
+  if (writer_.pending() || write_error_ != 0) return;
+  std::shared_ptr<BulkAppend> job = std::move(bulk_);
+  if (!job->error.empty()) return FailRewrite(job->error, now);
+  const std::string& rest = writer_.capture();
+  int r = WriteAll(*job->file, rest);
+  if (r == 0) r = job->file->Sync();
+  if (r != 0) return FailRewrite(ErrorText(r), now);
+  r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
+  if (r != 0) return FailRewrite("rename: " + ErrorText(r), now);
+  uint64_t size = job->size + rest.size();
+  Log(LogLevel::kNotice,
+      "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB, {} bytes of "
+      "them in the final step)",
+      static_cast<double>(job->data.size() + rest.size()) / (1024 * 1024), rest.size());
   writer_.StopCapture();
-  writer_.Attach(std::move(file), size);
+  writer_.Attach(std::move(job->file), size);
   base_size_ = size;
   ++rewrites_;
   last_rewrite_ok_ = true;
+  last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
   Log(LogLevel::kNotice, "Background AOF rewrite finished successfully");
+}
+
+void Durability::FailRewrite(const std::string& why, MonoTime now) {
+  Log(LogLevel::kWarning, "Background AOF rewrite failed: {}", why);
+  unlink(rewriter_.temp_path().c_str());
+  writer_.StopCapture();
+  child_done_ = false;
+  bulk_.reset();
+  last_rewrite_ok_ = false;
+  last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
+  next_auto_rewrite_ = now.PlusMillis(5000);  // do not retry in a tight loop
 }
 
 void Durability::MaybeStartAutoRewrite(MonoTime now) {
@@ -386,7 +420,9 @@ void Durability::MaybeStartAutoRewrite(MonoTime now) {
 
 void Durability::Shutdown(MonoTime now) {
   rewriter_.Abort();
-  finishing_ = false;
+  if (bulk_ != nullptr || child_done_) unlink(rewriter_.temp_path().c_str());
+  child_done_ = false;
+  bulk_.reset();
   writer_.StopCapture();
   if (!log_on()) {
     if (!config_->appendonly && engine_ != nullptr) ReserveTokenFile();

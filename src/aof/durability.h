@@ -63,7 +63,7 @@ class Durability final : public ChangeListener {
 
   // BGREWRITEAOF.
   Status StartRewrite(MonoTime now);
-  bool rewriting() const { return rewriter_.running() || finishing_; }
+  bool rewriting() const { return rewriter_.running() || child_done_ || bulk_ != nullptr; }
 
   // SHUTDOWN / SIGTERM: writes what is pending and a LOCK.SHUTDOWN record,
   // and syncs. Stops a running rewrite.
@@ -89,7 +89,7 @@ class Durability final : public ChangeListener {
   bool Reserve();
   bool ReserveTokenFile();
   void MaybeFinishRewrite(MonoTime now);
-  void FinishRewrite(bool child_ok, MonoTime now);
+  void FailRewrite(const std::string& why, MonoTime now);
   void MaybeStartAutoRewrite(MonoTime now);
   std::string TokenFilePath() const;
 
@@ -124,9 +124,15 @@ class Durability final : public ChangeListener {
   // Loading and rewriting, for INFO.
   MonoTime load_started_;
   WallTime load_started_wall_;
+  // The end of a rewrite, in two steps so that the loop never waits for the
+  // bulk of it: the child's exit (child_done_), then the background thread
+  // appends and syncs what was captured meanwhile (bulk_), then the loop
+  // appends the small rest, syncs, renames and switches.
+  struct BulkAppend;
   bool child_exited_ = false;
-  bool finishing_ = false;  // child done, waiting for writes to work
-  bool child_ok_ = false;
+  MonoTime last_child_poll_;
+  bool child_done_ = false;
+  std::shared_ptr<BulkAppend> bulk_;
   MonoTime rewrite_started_;
   int64_t last_rewrite_secs_ = -1;
   bool last_rewrite_ok_ = true;

@@ -46,6 +46,10 @@ Status LogLoader::Open() {
   }
   close(fd);
   reader_ = LogReader(std::string_view(map_, size_));
+  // A grant record takes about 80 bytes: size the tables for the largest
+  // number of leases this log could hold, capped so that a long log of
+  // churn on few keys does not reserve much.
+  engine_->ReserveLeases(std::min<size_t>(size_ / 80, size_t{1} << 24));
   return Status::Ok();
 }
 

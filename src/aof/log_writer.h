@@ -55,6 +55,12 @@ class LogWriter {
     std::string().swap(capture_);
   }
   bool capturing() const { return capturing_; }
+  // Hands over what was captured so far; capturing goes on.
+  std::string TakeCapture() {
+    std::string taken;
+    taken.swap(capture_);
+    return taken;
+  }
   const std::string& capture() const { return capture_; }
 
  private:

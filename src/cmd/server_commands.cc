@@ -91,7 +91,6 @@ void CmdShutdown(CommandContext& ctx) {
     }
   }
   // As in Redis, a successful SHUTDOWN sends no reply: the connection closes.
-  Log(LogLevel::kWarning, "User requested shutdown...");
   ctx.server().RequestShutdown();
 }
 

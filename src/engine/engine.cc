@@ -266,6 +266,12 @@ void Engine::Restore(std::string_view key, std::string_view holder, Token token,
 
 void Engine::Remove(std::string_view key) { impl_->Remove(key); }
 
+void Engine::ReserveLeases(size_t count) {
+  // Keys spread evenly over partitions; a little slack for the unevenness.
+  size_t per_partition = count / impl_->tables_.size() + count / impl_->tables_.size() / 16 + 1;
+  for (LeaseTable& table : impl_->tables_) table.Reserve(per_partition);
+}
+
 void Engine::ForEachLease(const std::function<void(const LeaseView&)>& visit) const {
   for (const LeaseTable& table : impl_->tables_) {
     table.ScanFrom(0, table.capacity(), [&](const LeaseEntry* entry) {

@@ -9,6 +9,8 @@
 // or after s and will be visited.
 #include "engine/lease_table.h"
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -131,6 +133,13 @@ void LeaseTable::Shrink() {
   // hovers around one size does not resize back and forth.
   size_t target = size_ * 2;
   Resize(target < kMinCapacity ? kMinCapacity : target);
+}
+
+void LeaseTable::Reserve(size_t count) {
+  if (count <= grow_at_) return;
+  // 70% load once `count` keys are in: room before the next growth.
+  size_t capacity = std::min<size_t>(count * 10 / 7 + kMinCapacity, UINT32_MAX);
+  if (capacity > capacity_) Resize(capacity);
 }
 
 void LeaseTable::Resize(size_t new_capacity) {

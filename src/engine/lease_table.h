@@ -77,6 +77,9 @@ class LeaseTable {
   bool wants_shrink() const { return size_ < shrink_at_; }
   // Halves the load of a sparse table: moves entries, as InsertAt's growth.
   void Shrink();
+  // Grows the table once so that it holds `count` keys without growing
+  // again (log replay knows roughly how many keys are coming).
+  void Reserve(size_t count);
 
   // Puts `entry`, the same key moved to new memory, in place of the entry at
   // `slot`; the tag is kept.
