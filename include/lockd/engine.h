@@ -205,6 +205,9 @@ class Engine {
   // Log replay: makes room for about `count` keys at once, so that loading
   // a large log does not grow the tables step by step.
   void ReserveLeases(size_t count);
+  // Log replay: starts loading `key`'s table slot into the cache, so that a
+  // batch of Restore calls does not wait for memory one key at a time.
+  void Prefetch(std::string_view key) const;
   // Log replay: removes `key`'s lease, if any, silently.
   void Remove(std::string_view key);
   // Calls `visit` for every lease in the tables, including leases past their

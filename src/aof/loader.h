@@ -55,6 +55,8 @@ class LogLoader {
   int64_t shutdown_gate_ms() const { return shutdown_gate_ms_; }
 
  private:
+  // One record read: applied, or kept until its unit's EXEC.
+  void Take(const Record& record);
   void Apply(const Record& record);
 
   std::string path_;

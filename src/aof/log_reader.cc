@@ -23,7 +23,7 @@ namespace {
 constexpr uint64_t kMaxElements = 16;
 
 // No field can be longer than this: the engine keeps key and holder lengths
-// in 32 bits. A larger length is damage as soon as its digits pass it, so a
+// in at most 32 bits. A larger length is damage as soon as its digits pass it, so a
 // length line is at most 10 digits long and no count is used before it has
 // been checked against the bytes that are really there.
 constexpr uint64_t kMaxBulkLength = UINT32_MAX;
@@ -129,40 +129,35 @@ LogReader::Result LogReader::Next(Record* record) {
     done_ = in_unit_ ? Result::kTruncated : Result::kEnd;
     return done_;
   }
+  // Damage is reported at the start of the record it is in, whatever byte
+  // is wrong; error_ names that byte when it is a framing error.
+  auto damaged = [&] {
+    error_offset_ = start;
+    done_ = Result::kDamaged;
+    return done_;
+  };
   size_t end = 0;
   switch (ReadArray(data_, start, &argv_, &end, &error_)) {
     case Frame::kCut:
       done_ = Result::kTruncated;
       return done_;
     case Frame::kBad:
-      error_offset_ = start;
-      done_ = Result::kDamaged;
-      return done_;
+      return damaged();
     case Frame::kWhole:
       break;
   }
-  // Error offsets are the start of the record that is wrong, whatever byte
-  // in it is; the texts above name that byte.
-  if (!DecodeRecord(argv_, record, &error_)) {
-    error_offset_ = start;
-    done_ = Result::kDamaged;
-    return done_;
-  }
+  if (!DecodeRecord(argv_, record, &error_)) return damaged();
   if (record->type == RecordType::kMulti) {
     if (in_unit_) {
       error_ = fmt::format("MULTI inside the unit opened at byte offset {}", unit_start_);
-      error_offset_ = start;
-      done_ = Result::kDamaged;
-      return done_;
+      return damaged();
     }
     in_unit_ = true;
     unit_start_ = start;
   } else if (record->type == RecordType::kExec) {
     if (!in_unit_) {
       error_ = "EXEC without MULTI";
-      error_offset_ = start;
-      done_ = Result::kDamaged;
-      return done_;
+      return damaged();
     }
     in_unit_ = false;
   }

@@ -30,6 +30,11 @@ namespace lockd::aof {
 
 enum class RecordType { kGrant, kExtend, kFree, kReserve, kShutdown, kMulti, kExec };
 
+// Whether records of this type name a key.
+inline bool HasKey(RecordType type) {
+  return type == RecordType::kGrant || type == RecordType::kExtend || type == RecordType::kFree;
+}
+
 struct Record {
   RecordType type = RecordType::kMulti;
   std::string_view key;     // kGrant, kExtend, kFree

@@ -266,6 +266,11 @@ void Engine::Restore(std::string_view key, std::string_view holder, Token token,
 
 void Engine::Remove(std::string_view key) { impl_->Remove(key); }
 
+void Engine::Prefetch(std::string_view key) const {
+  uint64_t hash = impl_->hasher_(key);
+  impl_->tables_[(hash >> 32) & impl_->partition_mask_].Prefetch(hash);
+}
+
 void Engine::ReserveLeases(size_t count) {
   // Keys spread evenly over partitions; a little slack for the unevenness.
   size_t per_partition = count / impl_->tables_.size() + count / impl_->tables_.size() / 16 + 1;

@@ -40,6 +40,10 @@ class LeaseTable {
 
   static uint32_t HashLow(uint64_t hash) { return static_cast<uint32_t>(hash); }
 
+  // Starts loading the cache line where a lookup of `hash` begins (bulk
+  // loads look up many keys whose slots are all cold).
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[Home(HashLow(hash))]); }
+
   Probe Lookup(std::string_view key, uint64_t hash) const {
     uintptr_t tag = Tag(hash);
     size_t i = Home(HashLow(hash));
