@@ -6,23 +6,29 @@
 # server and job started here is stopped on exit, Ctrl-C or error.
 #
 # Usage: scripts/bench.sh            (make bench builds the binaries, then runs this)
-#        BENCH_QUICK=1 scripts/bench.sh   smoke run, well under a minute
+#        BENCH_QUICK=1 scripts/bench.sh   smoke run: small sizes, a few minutes
 # Settings (environment):
 #   BENCH_ROUNDS=5          rounds per redis-benchmark figure, log off (the median is quoted)
-#   BENCH_AOF_ROUNDS=3      rounds with appendfsync always, and log loads timed
+#   BENCH_AOF_ROUNDS=3      rounds with appendfsync always, with everysec, log loads timed,
+#                           and BGREWRITEAOF runs
 #   BENCH_REQUESTS=200000   requests per unpipelined run (LOCK.ACQUIRE / SET, PING)
 #   BENCH_REQUESTS_P16=1000000  requests per pipelined run
 #   BENCH_CLIENTS=50  BENCH_PIPELINE=16  BENCH_KEYSPACE=1000000  BENCH_TTL=30000
 #   BENCH_LOCKS=1000000     locks held for the memory (and log load) figures
+#   BENCH_REWRITE_LOCKS=$BENCH_LOCKS  leases held when BGREWRITEAOF is timed
+#   BENCH_REDIS_PREAMBLE=yes  redis's aof-use-rdb-preamble in the rewrite runs (yes is its
+#                           default: the rewritten base is an RDB snapshot; no: commands)
 #   BENCH_EXPIRE_LOCKS=1000000  leases that expire at once in the latency figure
 #   BENCH_EXPIRE_LEAD=auto  seconds from the start of that load to the common deadline
-#   BENCH_AOF=auto          appendfsync-always runs and log load time: auto = when
-#                           lockd accepts `appendonly yes`; 0 = never; 1 = required
-#   BENCH_ONLY=rps,aof,memory,expire,aofload,engine   a subset of the sections
+#   BENCH_AOF=auto          the sections with the log on (aof, everysec, aofload, rewrite):
+#                           auto = when lockd accepts `appendonly yes`; 0 = never; 1 = required
+#   BENCH_ONLY=rps,aof,everysec,memory,expire,aofload,rewrite,engine   a subset of the sections
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
-#   LOCKD_SERVER=build/lockd-server  ENGINE_BENCH=build/engine-bench  REDIS_SERVER=redis-server
+#   LOCKD_BIN_DIR=build     where lockd's binaries are (make BUILD=dir builds them there)
+#   LOCKD_SERVER=$LOCKD_BIN_DIR/lockd-server  ENGINE_BENCH=$LOCKD_BIN_DIR/engine-bench
+#   REDIS_SERVER=redis-server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,23 +54,32 @@ PIPELINE=${BENCH_PIPELINE:-16}
 KEYSPACE=${BENCH_KEYSPACE:-1000000}
 TTL=${BENCH_TTL:-30000}
 LOCKS=${BENCH_LOCKS:-$d_locks}
+REWRITE_LOCKS=${BENCH_REWRITE_LOCKS:-$LOCKS}
+REDIS_PREAMBLE=${BENCH_REDIS_PREAMBLE:-yes}
 EXPIRE_LOCKS=${BENCH_EXPIRE_LOCKS:-$d_expire}
 EXPIRE_LEAD=${BENCH_EXPIRE_LEAD:-auto}
 AOF=${BENCH_AOF:-auto}
-ONLY=${BENCH_ONLY:-rps,aof,memory,expire,aofload,engine}
+ONLY=${BENCH_ONLY:-rps,aof,everysec,memory,expire,aofload,rewrite,engine}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
-LOCKD_SERVER=${LOCKD_SERVER:-$ROOT/build/lockd-server}
-ENGINE_BENCH=${ENGINE_BENCH:-$ROOT/build/engine-bench}
+LOCKD_BIN_DIR=${LOCKD_BIN_DIR:-$ROOT/build}
+LOCKD_SERVER=${LOCKD_SERVER:-$LOCKD_BIN_DIR/lockd-server}
+ENGINE_BENCH=${ENGINE_BENCH:-$LOCKD_BIN_DIR/engine-bench}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 HOLDER=holder-0123456789
 
 die() { echo "bench: $*" >&2; exit 1; }
 section() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS; do
+for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS \
+    REWRITE_LOCKS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
+done
+[[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
+for s in ${ONLY//,/ }; do
+  [[ ,rps,aof,everysec,memory,expire,aofload,rewrite,engine, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,aof,everysec,memory,expire,aofload,rewrite,engine)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -133,8 +148,10 @@ kind_of() { if [ "$1" = lockd ] && [ "$SELFTEST" != 1 ]; then echo lockd; else e
 
 # start_server SIDE DIR [--directive value ...]: starts lockd or redis-server
 # on a free port with its files in DIR and waits for PONG. Sets PORT[SIDE],
-# PID[SIDE] and READY_SECS (seconds from exec to the first PONG).
+# PID[SIDE], READY_SECS (seconds from exec to the first PONG, not -LOADING)
+# and LOG_MARK (the lines DIR/server.log had before this start).
 declare -A PORT=() PID=()
+LOG_MARK=0
 N_STARTS=0
 start_server() {
   local side=$1 dir=$2
@@ -151,6 +168,7 @@ start_server() {
   N_STARTS=$((N_STARTS + 1))
   local log="$dir/server.log" since
   echo "# ${cmd[*]}" >>"$log"
+  LOG_MARK=$(wc -l <"$log")
   since=$(date +%s%N)
   "${PIN_SERVER[@]}" "${cmd[@]}" >>"$log" 2>&1 &
   local pid=$!
@@ -182,6 +200,15 @@ stop_server() {
 }
 
 cli() { redis-cli -h 127.0.0.1 -p "${PORT[$1]}" "${@:2}"; }
+
+# load_line LOG: the "DB loaded from append only file: ..." line that the
+# server started last wrote in LOG (Redis: "...: S seconds"; lockd: "...: N
+# records in S seconds"), or nothing.
+load_line() {
+  tail -n +"$((LOG_MARK + 1))" "$1" | grep 'DB loaded from append only file:' | tail -1 || true
+}
+load_line_secs() { sed -nE 's/.*append only file: (.* )?([0-9]+(\.[0-9]+)?) seconds.*/\2/p' <<<"$1"; }
+load_line_records() { sed -nE 's/.*append only file: ([0-9]+) records in .*/\1/p' <<<"$1"; }
 
 # The lock command each side runs under redis-benchmark, on random keys.
 acquire_cmd() {
@@ -256,7 +283,9 @@ rps_rounds() {
   local mode=$1 rounds=$2
   shift 2
   local args=(--appendonly no)
-  [ "$mode" = always ] && args=(--appendonly yes --appendfsync always)
+  case $mode in
+    always | everysec) args=(--appendonly yes --appendfsync "$mode") ;;
+  esac
   local r name side
   for r in $(seq "$rounds"); do
     for side in lockd redis; do
@@ -267,9 +296,9 @@ rps_rounds() {
       for side in lockd redis; do
         # shellcheck disable=SC2046
         case $name in
-          P1 | P1-aof) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 \
+          P1 | P1-aof | P1-es) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 \
                          $(acquire_cmd "$side" "lock:p1:") ;;
-          PN | PN-aof) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS_P16" "$PIPELINE" \
+          PN | PN-aof | PN-es) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS_P16" "$PIPELINE" \
                          $(acquire_cmd "$side" "lock:p$PIPELINE:") ;;
           PING) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 PING ;;
           *) die "unknown test $name" ;;
@@ -304,7 +333,7 @@ rps_rounds() {
 }
 
 # lockd accepts `appendonly yes` only once its log is built (README); until
-# then the appendfsync-always figures and the log load time are skipped.
+# then the sections with the log on (aof, everysec, aofload, rewrite) are skipped.
 AOF_OK=0 AOF_WHY=""
 probe_aof() {
   if [ "$AOF" = 0 ]; then AOF_WHY="BENCH_AOF=0"; return 0; fi
@@ -348,7 +377,7 @@ if section rps; then
   rps_rounds off "$ROUNDS" P1 PN PING
 fi
 
-if section aof || section aofload; then probe_aof; fi
+if section aof || section everysec || section aofload || section rewrite; then probe_aof; fi
 
 if section aof; then
   echo
@@ -357,6 +386,16 @@ if section aof; then
     rps_rounds always "$AOF_ROUNDS" P1-aof PN-aof
   else
     echo "== appendfsync always runs: skipped ($AOF_WHY)"
+  fi
+fi
+
+if section everysec; then
+  echo
+  if [ $AOF_OK = 1 ]; then
+    echo "== 1-2 again with appendonly yes, appendfsync everysec (both servers)"
+    rps_rounds everysec "$AOF_ROUNDS" P1-es PN-es
+  else
+    echo "== appendfsync everysec runs: skipped ($AOF_WHY)"
   fi
 fi
 
@@ -433,33 +472,151 @@ fi
 # ---------------------------------------------------------------------------
 # Time to load a log of $LOCKS records (when lockd has a log).
 
+# aof_args SIDE MODE: the log settings of the aofload and rewrite runs. The
+# automatic rewrite is off on both sides, so that a log holds one record per
+# lock (Redis 7 would otherwise rewrite its appendonlydir/ into an RDB base
+# past 64 MB, and load that instead of commands) and no rewrite but the one
+# asked for is timed.
+aof_args() {
+  echo --appendonly yes --appendfsync "$2" --auto-aof-rewrite-percentage 0
+  [ "$(kind_of "$1")" = redis ] && echo --aof-use-rdb-preamble "$REDIS_PREAMBLE"
+  return 0
+}
+
+declare -A LOAD_SRC=()
 if section aofload; then
   echo
   if [ $AOF_OK = 1 ]; then
-    echo "== time to load a log of $LOCKS lock records (appendonly yes; filled with appendfsync everysec;"
-    echo "   each server restarted $AOF_ROUNDS times, alternating; exec to the first PONG, median quoted)"
+    echo "== time to load a log of $LOCKS lock records (appendonly yes, appendfsync everysec, automatic rewrite off)"
+    echo "   Each log is written by its server while $LOCKS locks are taken through redis-cli --pipe (ttl 3600000 ms):"
+    echo "   lockd's LOCK.ACQUIRE records; redis's SET ... NX PX, logged as SET ... PXAT in appendonlydir/ (an"
+    echo "   empty RDB base, one incr file of commands: the records are counted below). The load time is the"
+    echo "   server's own log line 'DB loaded from append only file: ... seconds', the replay alone; 'to PONG'"
+    echo "   is exec until PING answers PONG rather than -LOADING (process start + load). Each server is"
+    echo "   restarted $AOF_ROUNDS time(s) on its log, alternating; medians quoted."
+    declare -A AOF_RECORDS=()
     for side in lockd redis; do
       dir="$TMP/$side-aofload"
-      start_server "$side" "$dir" --appendonly yes --appendfsync everysec
+      # shellcheck disable=SC2046
+      start_server "$side" "$dir" $(aof_args "$side" everysec)
       run "$TMP/aoffill-$side.out" "$PY" "$HELPER" fill --port "${PORT[$side]}" \
-        --pid "${PID[$side]}" --kind "$(kind_of "$side")" --count "$LOCKS" --ttl 600000 ||
+        --pid "${PID[$side]}" --kind "$(kind_of "$side")" --count "$LOCKS" --ttl 3600000 ||
         { cat "$TMP/aoffill-$side.out.err" >&2; die "filling $side's log failed"; }
       stop_server "$side"
-      size=$(du -sb --exclude=server.log "$dir" | cut -f1)
-      printf '  %-5s log of %s records: %.1f MB\n' "$side" "$LOCKS" "$(awk -v v="$size" 'BEGIN{print v/1e6}')"
+      out="$TMP/aofstat-$side.out"
+      run "$out" "$PY" "$HELPER" aofstat --dir "$dir" ||
+        { cat "$out.err" >&2; die "reading $side's log failed"; }
+      AOF_RECORDS[$side]=$(kv "$out" records)
+      printf '  %-5s log: %s records (%s), %.1f MB; files: %s\n' "$side" "$(kv "$out" records)" \
+        "$(kv "$out" by_command)" "$(awk -v v="$(kv "$out" bytes)" 'BEGIN{print v/1e6}')" "$(kv "$out" files)"
+      # One record per lock (lockd adds a few of its own: token reservations, a clean stop).
+      if [ "$(kv "$out" top_command_records)" != "$LOCKS" ] || [ "$(kv "$out" rdb_bytes)" -gt 4096 ]; then
+        if [ "$(kind_of "$side")" = redis ]; then
+          die "$side's log does not hold $LOCKS command records (see the line above)"
+        fi
+        echo "  warning: $side's log does not hold one record per lock ($LOCKS of one command)" >&2
+      fi
     done
     for r in $(seq "$AOF_ROUNDS"); do
       for side in lockd redis; do
-        start_server "$side" "$TMP/$side-aofload" --appendonly yes --appendfsync everysec
-        R[aofload,$side]+="$READY_SECS "
+        # shellcheck disable=SC2046
+        start_server "$side" "$TMP/$side-aofload" $(aof_args "$side" everysec)
+        line=$(load_line "$TMP/$side-aofload/server.log")
+        secs=$(load_line_secs "$line")
+        records=$(load_line_records "$line")
+        records=${records:-${AOF_RECORDS[$side]}}
+        if [ -n "$secs" ]; then
+          LOAD_SRC[$side]="its log line"
+        else
+          echo "  warning: no 'DB loaded from append only file: ... seconds' line in $side's log;" \
+               "its load time is exec to PONG" >&2
+          secs=$READY_SECS LOAD_SRC[$side]="exec to PONG (no log line)"
+        fi
+        rate=$(awk -v n="$records" -v s="$secs" 'BEGIN {if (s > 0) printf "%.0f", n / s; else print "nan"}')
+        R[aofload,$side]+="$secs " R[aofrate,$side]+="$rate " R[aofpong,$side]+="$READY_SECS "
         keys=$(cli "$side" DBSIZE)
-        printf '  round %-5s %-5s %.3f s, %s keys\n' "$r/$AOF_ROUNDS" "$side" "$READY_SECS" "$keys"
+        printf '  round %-5s %-5s load %.3f s (%s records, %s records/s), to PONG %.3f s, %s keys\n' \
+          "$r/$AOF_ROUNDS" "$side" "$secs" "$records" "$(fmt "$rate")" "$READY_SECS" "$keys"
         [ "$keys" = "$LOCKS" ] || die "$side holds $keys keys after loading its log, not $LOCKS"
         stop_server "$side"
       done
     done
+    [ "$KEEP" = 1 ] || rm -rf "$TMP/lockd-aofload" "$TMP/redis-aofload"
   else
     echo "== log load time: skipped ($AOF_WHY)"
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# BGREWRITEAOF of $REWRITE_LOCKS held leases, timed, under a PING probe.
+
+if section rewrite; then
+  echo
+  if [ $AOF_OK = 1 ]; then
+    echo "== BGREWRITEAOF with $REWRITE_LOCKS held leases (appendonly yes, appendfsync everysec, automatic rewrite off;"
+    echo "   redis: aof-use-rdb-preamble $REDIS_PREAMBLE$([ "$REDIS_PREAMBLE" = yes ] && echo ", its default: its new base is an RDB snapshot"))"
+    echo "   Filled through redis-cli --pipe (LOCK.ACQUIRE / SET NX PX, ttl 600000 ms) with appendfsync everysec."
+    echo "   A second client sends one PING every 1 ms from 0.5 s before BGREWRITEAOF until 0.5 s after a third"
+    echo "   one (INFO persistence every 10 ms) sees aof_rewrite_in_progress:0 and aof_rewrite_scheduled:0;"
+    echo "   the duration runs from sending BGREWRITEAOF to that INFO. Then DBSIZE, and a restart that loads"
+    echo "   the rewritten log. $AOF_ROUNDS round(s), alternating, fresh servers; medians quoted."
+    for r in $(seq "$AOF_ROUNDS"); do
+      for side in lockd redis; do
+        dir="$TMP/$side-rewrite-$r"
+        # shellcheck disable=SC2046
+        start_server "$side" "$dir" $(aof_args "$side" everysec)
+        run "$TMP/rwfill-$side.out" "$PY" "$HELPER" fill --port "${PORT[$side]}" \
+          --pid "${PID[$side]}" --kind "$(kind_of "$side")" --count "$REWRITE_LOCKS" --ttl 600000 ||
+          { cat "$TMP/rwfill-$side.out.err" >&2; die "filling $side failed"; }
+        [ "$(kv "$TMP/rwfill-$side.out" dbsize_after)" = "$REWRITE_LOCKS" ] ||
+          die "$side holds $(kv "$TMP/rwfill-$side.out" dbsize_after) keys after the fill, not $REWRITE_LOCKS"
+        out="$TMP/rewrite-$side.out"
+        if ! run "$out" "$PY" "$HELPER" rewrite --port "${PORT[$side]}" \
+            --samples "$TMP/rewrite-pings-$side-$r.txt"; then
+          printf '  round %-5s %-5s the rewrite failed: %s\n' "$r/$AOF_ROUNDS" "$side" \
+            "$(grep -h bench_helper "$out.err" | head -3 | tr '\n' ' ')"
+          R[rw:failed,$side]+="$r "
+          stop_server "$side"
+          continue
+        fi
+        grep -h 'bench_helper' "$out.err" >&2 || true
+        # (R keys of this section start with "rw:": other sections use the same field names.)
+        for k in rewrite_secs rw_p50_ms rw_p99_ms rw_max_ms reply_ms dbsize_after idle_p99_ms; do
+          R[rw:$k,$side]+="$(kv "$out" $k) "
+        done
+        printf '  round %-5s %-5s %.3f s (server: %s s), reply %s after %.1f ms; PING p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms (%s pings, worst %.2f s in)\n' \
+          "$r/$AOF_ROUNDS" "$side" "$(kv "$out" rewrite_secs)" "$(kv "$out" server_rewrite_secs)" \
+          "$(kv "$out" reply | tr _ ' ')" "$(kv "$out" reply_ms)" "$(kv "$out" rw_p50_ms)" \
+          "$(kv "$out" rw_p99_ms)" "$(kv "$out" rw_p999_ms)" "$(kv "$out" rw_max_ms)" \
+          "$(kv "$out" rw_pings)" "$(kv "$out" worst_at_secs)"
+        printf '        pings over 1 ms: %s, over 10 ms: %s; idle before: p99 %.3f  max %.3f ms; log %.1f -> %.1f MB, status %s, rewrites +%s; DBSIZE %s -> %s\n' \
+          "$(kv "$out" rw_over_1ms)" "$(kv "$out" rw_over_10ms)" \
+          "$(kv "$out" idle_p99_ms)" "$(kv "$out" idle_max_ms)" \
+          "$(awk -v v="$(kv "$out" size_before)" 'BEGIN{print v/1e6}')" \
+          "$(awk -v v="$(kv "$out" size_after)" 'BEGIN{print v/1e6}')" "$(kv "$out" status)" \
+          "$(kv "$out" rewrites)" "$(kv "$out" dbsize_before)" "$(kv "$out" dbsize_after)"
+        [ "$(kv "$out" seen_in_progress)" = 1 ] ||
+          echo "  warning: $side never showed aof_rewrite_in_progress:1 (its duration is from INFO's aof_rewrites)" >&2
+        [ "$(kv "$out" status)" = ok ] || echo "  warning: $side: aof_last_bgrewrite_status:$(kv "$out" status)" >&2
+        [ "$(kv "$out" dbsize_after)" = "$REWRITE_LOCKS" ] ||
+          echo "  warning: $side holds $(kv "$out" dbsize_after) keys after the rewrite, not $REWRITE_LOCKS" >&2
+        stop_server "$side"
+        # The rewritten log must load back to the same leases.
+        # shellcheck disable=SC2046
+        start_server "$side" "$dir" $(aof_args "$side" everysec)
+        keys=$(cli "$side" DBSIZE)
+        secs=$(load_line_secs "$(load_line "$dir/server.log")")
+        R[rw:reload_keys,$side]+="$keys "
+        printf '        restarted on the rewritten log: %s keys, loaded in %s s (to PONG %.3f s)\n' \
+          "$keys" "${secs:-?}" "$READY_SECS"
+        [ "$keys" = "$REWRITE_LOCKS" ] ||
+          echo "  warning: $side holds $keys keys after loading its rewritten log, not $REWRITE_LOCKS" >&2
+        stop_server "$side"
+        [ "$KEEP" = 1 ] || rm -rf "$dir"
+      done
+    done
+  else
+    echo "== BGREWRITEAOF under a PING probe: skipped ($AOF_WHY)"
   fi
 fi
 
@@ -504,15 +661,18 @@ row() {
     if [ "$on" = lockd ]; then tgt="lockd $op ${text:-$target}"; else tgt="ratio $op $target"; fi
     met=$(awk -v v="$v" -v t="$target" -v op="$op" 'BEGIN {
       if (v == "n/a" || v == "nan" || v == "" || v == "-") {print "n/a"; exit}
-      ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 <= t + 0); print ok ? "yes" : "NO"}')
+      ok = (op == ">=") ? (v + 0 >= t + 0) : (op == "=") ? (v + 0 == t + 0) : (v + 0 <= t + 0)
+      print ok ? "yes" : "NO"}')
   fi
-  printf '%-38s %16s %16s %11s   %-18s %s\n' "$name" "$lv" "$rv" "$rt" "$tgt" "$met"
+  printf '%-44s %16s %16s %11s   %-26s %s\n' "$name" "$lv" "$rv" "$rt" "$tgt" "$met"
 }
+# worst KEY: the largest of the rounds' values in R[KEY].
+worst() { tr ' ' '\n' <<<"${R[$1]:-}" | sed '/^$/d' | sort -g | tail -1 | grep . || echo nan; }
 
 
 echo
 echo "== summary (medians of alternating rounds; lockd/redis from the same run)"
-printf '%-38s %16s %16s %11s   %-18s %s\n' benchmark lockd redis lockd/redis target met
+printf '%-44s %16s %16s %11s   %-26s %s\n' benchmark lockd redis lockd/redis target met
 if section rps; then
   row "LOCK.ACQUIRE vs SET NX PX (P1)" "$(med P1,lockd)" "$(med P1,redis)" rps 0 ">=" 1.0
   row "LOCK.ACQUIRE vs SET NX PX (P$PIPELINE)" "$(med PN,lockd)" "$(med PN,redis)" rps 0 ">=" 1.3
@@ -521,6 +681,10 @@ fi
 if section aof && [ $AOF_OK = 1 ]; then
   row "  same, appendfsync always (P1)" "$(med P1-aof,lockd)" "$(med P1-aof,redis)" rps 0
   row "  same, appendfsync always (P$PIPELINE)" "$(med PN-aof,lockd)" "$(med PN-aof,redis)" rps 0
+fi
+if section everysec && [ $AOF_OK = 1 ]; then
+  row "  same, appendfsync everysec (P1)" "$(med P1-es,lockd)" "$(med P1-es,redis)" rps 0
+  row "  same, appendfsync everysec (P$PIPELINE)" "$(med PN-es,lockd)" "$(med PN-es,redis)" rps 0
 fi
 if section memory; then
   row "memory per lock, RSS ($LOCKS locks)" "${R[rss,lockd]}" "${R[rss,redis]}" B 1 "<=" 0.6
@@ -534,7 +698,27 @@ if section expire; then
   row "  PING p99 just before (idle)" "${R[idle_p99_ms,lockd]}" "${R[idle_p99_ms,redis]}" ms 3
 fi
 if section aofload && [ $AOF_OK = 1 ]; then
-  row "log load time ($LOCKS records)" "$(med aofload,lockd)" "$(med aofload,redis)" s 2
+  row "log load time ($LOCKS records)" "$(med aofload,lockd)" "$(med aofload,redis)" s 3
+  row "  records loaded per second" "$(med aofrate,lockd)" "$(med aofrate,redis)" /s 0 \
+    ">=" 2000000 lockd "2,000,000 rec/s"
+  row "  exec to first PONG (reference)" "$(med aofpong,lockd)" "$(med aofpong,redis)" s 3
+fi
+if section rewrite && [ $AOF_OK = 1 ]; then
+  row "BGREWRITEAOF, $REWRITE_LOCKS leases: duration" "$(med rw:rewrite_secs,lockd)" \
+    "$(med rw:rewrite_secs,redis)" s 3
+  row "  PING p50 during the rewrite" "$(med rw:rw_p50_ms,lockd)" "$(med rw:rw_p50_ms,redis)" ms 3
+  row "  PING p99 during the rewrite" "$(med rw:rw_p99_ms,lockd)" "$(med rw:rw_p99_ms,redis)" ms 3
+  row "  PING max during the rewrite (worst round)" "$(worst rw:rw_max_ms,lockd)" \
+    "$(worst rw:rw_max_ms,redis)" ms 3 "<=" 10 lockd "10 ms (no stall)"
+  row "  BGREWRITEAOF reply time" "$(med rw:reply_ms,lockd)" "$(med rw:reply_ms,redis)" ms 3
+  row "  PING p99 idle, before BGREWRITEAOF" "$(med rw:idle_p99_ms,lockd)" "$(med rw:idle_p99_ms,redis)" ms 3
+  row "  DBSIZE after the rewrite" "$(med rw:dbsize_after,lockd)" "$(med rw:dbsize_after,redis)" keys 0 \
+    "=" "$REWRITE_LOCKS" lockd "$REWRITE_LOCKS"
+  row "  DBSIZE after a restart on that log" "$(med rw:reload_keys,lockd)" \
+    "$(med rw:reload_keys,redis)" keys 0 "=" "$REWRITE_LOCKS" lockd "$REWRITE_LOCKS"
+  for side in lockd redis; do
+    [ -z "${R[rw:failed,$side]:-}" ] || echo "($side: the rewrite failed in round(s) ${R[rw:failed,$side]})"
+  done
 fi
 if section engine && [ -n "$ENGINE_PAIRS" ]; then
   row "engine pairs/s (no network)" "$ENGINE_PAIRS" "" "/s" 0 ">=" 5000000 lockd "5M/s"
@@ -544,9 +728,15 @@ if section engine && [ -n "$ENGINE_PAIRS" ]; then
     [ -z "$v" ] || row "  $name" "$v" "" "$unit" "$dec"
   done
 fi
-if section aof && [ $AOF_OK != 1 ]; then echo "(appendfsync always runs and log load time skipped: $AOF_WHY)"; fi
+if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite; }; then
+  echo "(sections with the log on skipped: $AOF_WHY)"
+fi
+if section aofload && [ $AOF_OK = 1 ]; then
+  echo "(log load time: lockd from ${LOAD_SRC[lockd]:-?}, redis from ${LOAD_SRC[redis]:-?}; both logs hold command records)"
+fi
 if section rps; then
   echo "(keys held at the end of each round, lockd/redis: $(med keys-off,lockd)/$(med keys-off,redis) median" \
        "— the same work on both sides)"
 fi
-echo "(total $(($(date +%s) - T0)) s; $N_STARTS server starts; client: redis-benchmark, 1 thread, $CLIENTS connections)"
+echo "(total $(($(date +%s) - T0)) s; $N_STARTS server starts; client: redis-benchmark, 1 thread, $CLIENTS connections;" \
+     "load average now $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -7,9 +7,12 @@ Subcommands (each prints key=value lines on stdout for bench.sh to read):
   fill --port P --pid PID ...   hold N locks with a long ttl; RSS and used_memory deltas
   expire --port P ...           hold N locks that all expire at one deadline, and time
                                 PINGs from a second connection across that deadline
+  rewrite --port P ...          BGREWRITEAOF while a second connection times PINGs, until
+                                INFO shows no rewrite in progress or scheduled
+  aofstat --dir D               the records of the append-only log(s) under D, by command
 
 The "kind" of a server says which command takes a lock: lockd's
-`LOCK.ACQUIRE key holder ttl_ms` or Redis's `SET key holder PX ttl_ms`. Every
+`LOCK.ACQUIRE key holder ttl_ms` or Redis's `SET key holder NX PX ttl_ms`. Every
 key and holder is 17 bytes ("lock:%012d", "holder-%010d"). Bulk loads go
 through `redis-cli --pipe`, fed with RESP generated here.
 
@@ -19,10 +22,12 @@ Only the standard library is used, so that a fresh machine needs nothing more.
 import argparse
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 BATCH = 1000  # commands generated (and, for expire, given one ttl) at a time
@@ -140,7 +145,7 @@ def command_format(kind):
     if kind == "lockd":
         return b"*4\r\n$12\r\nLOCK.ACQUIRE\r\n" + key + holder + ttl
     if kind == "redis":
-        return b"*5\r\n$3\r\nSET\r\n" + key + holder + b"$2\r\nPX\r\n" + ttl
+        return b"*6\r\n$3\r\nSET\r\n" + key + holder + b"$2\r\nNX\r\n$2\r\nPX\r\n" + ttl
     raise SystemExit("unknown kind %r" % kind)
 
 
@@ -342,6 +347,239 @@ def cmd_expire(args):
          idle_max_ms=(idle_ms[-1] if idle_ms else float("nan")))
 
 
+# ---------------------------------------------------------------------------
+# BGREWRITEAOF under a PING probe.
+
+def persistence(conn):
+    """INFO persistence as a dict of field -> string."""
+    fields = {}
+    for line in conn.call("INFO", "persistence").splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = v.strip()
+    return fields
+
+
+def rewriting(fields):
+    return (fields.get("aof_rewrite_in_progress", "0") != "0" or
+            fields.get("aof_rewrite_scheduled", "0") != "0")
+
+
+class Prober(threading.Thread):
+    """Sends one PING at a time on its own connection, every `interval`
+    seconds, and keeps (monotonic send time, latency in seconds) pairs."""
+
+    def __init__(self, port, interval):
+        super().__init__(daemon=True)
+        self.conn = Conn(port)
+        self.conn.call("PING")
+        self.interval = interval
+        self.samples = []
+        self.error = None
+        self.stop = threading.Event()
+
+    def run(self):
+        ping = b"*1\r\n$4\r\nPING\r\n"
+        sock = self.conn.sock
+        try:
+            while not self.stop.is_set():
+                t = time.monotonic()
+                t0 = time.perf_counter()
+                sock.sendall(ping)
+                got = b""
+                while not got.endswith(b"\r\n"):
+                    data = sock.recv(64)
+                    if not data:
+                        raise ConnectionError("server closed the probe connection")
+                    got += data
+                t1 = time.perf_counter()
+                if got != b"+PONG\r\n":
+                    raise RespError("unexpected PING reply %r" % got)
+                self.samples.append((t, t1 - t0))
+                pause = t + self.interval - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+        except Exception as e:  # reported by the main thread
+            self.error = e
+        finally:
+            self.conn.close()
+
+
+def latency_stats(prefix, ms):
+    ms = sorted(ms)
+    return {prefix + "pings": len(ms), prefix + "p50_ms": percentile(ms, 50),
+            prefix + "p99_ms": percentile(ms, 99), prefix + "p999_ms": percentile(ms, 99.9),
+            prefix + "max_ms": (ms[-1] if ms else float("nan"))}
+
+
+def cmd_rewrite(args):
+    # The probe thread must get the interpreter at once when its PONG arrives.
+    sys.setswitchinterval(0.0002)
+    admin = Conn(args.port, timeout=args.timeout)
+    # A rewrite already under way (an automatic one) would be measured instead.
+    until = time.monotonic() + args.timeout
+    while rewriting(persistence(admin)):
+        if time.monotonic() > until:
+            warn("a rewrite was still in progress after %gs, before BGREWRITEAOF" % args.timeout)
+            raise SystemExit(1)
+        time.sleep(0.05)
+    info0 = persistence(admin)
+    keys0 = admin.call("DBSIZE")
+
+    prober = Prober(args.port, args.interval_ms / 1000.0)
+    prober.start()
+    time.sleep(args.idle)  # the probe with nothing else going on: this machine's baseline
+
+    start = time.monotonic()
+    try:
+        reply = admin.call("BGREWRITEAOF")
+    except RespError as e:
+        prober.stop.set()
+        warn("BGREWRITEAOF: -%s" % e)
+        raise SystemExit(1)
+    replied = time.monotonic()
+    seen = False
+    timed = True
+    polls = 0
+    while True:
+        f = persistence(admin)
+        polls += 1
+        if rewriting(f):
+            seen = True
+        elif seen or int(f.get("aof_rewrites", "0")) > int(info0.get("aof_rewrites", "0")) \
+                or f.get("aof_last_bgrewrite_status") != info0.get("aof_last_bgrewrite_status"):
+            break
+        if not seen and time.monotonic() - start > args.unseen_grace:
+            # Over before the first INFO, and not counted in aof_rewrites.
+            warn("no aof_rewrite_in_progress:1 and no change of aof_rewrites %gs after "
+                 "BGREWRITEAOF" % args.unseen_grace)
+            timed = False
+            break
+        if time.monotonic() - start > args.timeout:
+            prober.stop.set()
+            warn("the rewrite was not over %gs after BGREWRITEAOF (%s)" % (
+                args.timeout, ", ".join("%s:%s" % kv for kv in f.items() if "rewrite" in kv[0])))
+            raise SystemExit(1)
+        time.sleep(args.poll_ms / 1000.0)
+    done = time.monotonic()
+    time.sleep(args.after)  # what the end of the rewrite (its last flush, the rename) costs
+    prober.stop.set()
+    prober.join()
+    if prober.error is not None:
+        warn("the PING probe failed: %s" % prober.error)
+        raise SystemExit(1)
+    info1 = persistence(admin)
+    keys1 = admin.call("DBSIZE")
+    admin.close()
+
+    samples = prober.samples
+    window = [(t - start, l * 1000) for t, l in samples if start <= t <= done + args.after]
+    idle = [l * 1000 for t, l in samples if t < start]
+    worst_at, _ = max(window, key=lambda x: x[1]) if window else (float("nan"), 0)
+    out = dict(reply=str(reply).replace(" ", "_"), reply_ms=(replied - start) * 1000,
+               rewrite_secs=(done - start) if timed else float("nan"),
+               seen_in_progress=int(seen), info_polls=polls,
+               window_secs=done + args.after - start, worst_at_secs=worst_at,
+               status=info1.get("aof_last_bgrewrite_status", "?"),
+               rewrites=(int(info1.get("aof_rewrites", "-1")) - int(info0.get("aof_rewrites", "0"))),
+               size_before=info0.get("aof_current_size", "?"),
+               size_after=info1.get("aof_current_size", "?"),
+               base_size_after=info1.get("aof_base_size", "?"),
+               server_rewrite_secs=info1.get("aof_last_rewrite_time_sec", "?"),
+               dbsize_before=keys0, dbsize_after=keys1)
+    out.update(latency_stats("rw_", [l for _, l in window]))
+    out.update(rw_over_1ms=sum(1 for _, l in window if l > 1),
+               rw_over_10ms=sum(1 for _, l in window if l > 10))
+    if args.samples:
+        with open(args.samples, "w") as f:
+            f.write("# seconds from BGREWRITEAOF, PING latency ms (rewrite seen over at %.3f s)\n"
+                    % (done - start))
+            for t, l in samples:
+                f.write("%.4f %.3f\n" % (t - start, l * 1000))
+    out.update(latency_stats("idle_", idle))
+    emit(**out)
+
+
+# ---------------------------------------------------------------------------
+# What an append-only log holds.
+
+RECORD_HEAD = re.compile(rb"(?<![^\n])\*[0-9]+\r\n\$[0-9]+\r\n([^\r]*)\r\n")
+
+
+def resp_record_end(data, pos):
+    """The end of the one RESP array of bulk strings at `pos`, or -1 if it is
+    malformed or cut short."""
+    eol = data.find(b"\r\n", pos)
+    if data[pos:pos + 1] != b"*" or eol < 0:
+        return -1
+    p = eol + 2
+    for _ in range(int(data[pos + 1:eol])):
+        eol = data.find(b"\r\n", p)
+        if data[p:p + 1] != b"$" or eol < 0:
+            return -1
+        p = eol + 2 + int(data[p + 1:eol]) + 2
+        if p > len(data) or data[p - 2:p] != b"\r\n":
+            return -1
+    return p
+
+
+def resp_records(data):
+    """Counts the records (top-level RESP arrays of bulk strings) in `data` by
+    their first element, upper-cased. A record is found by its header at the
+    start of a line, which is exact for logs whose values hold no line breaks,
+    as the benchmark's do. Returns (counts, end of the last whole record)."""
+    counts = {}
+    last = -1
+    for m in RECORD_HEAD.finditer(data):
+        name = m.group(1).upper().decode(errors="replace")
+        counts[name] = counts.get(name, 0) + 1
+        last = m.start()
+    if last < 0:
+        return counts, 0
+    end = resp_record_end(data, last)
+    if end < 0:  # a torn last record: not counted
+        counts[name] -= 1
+        return counts, last
+    return counts, end
+
+
+def cmd_aofstat(args):
+    """Every file under --dir but the server's own log: RESP records by
+    command, RDB files (Redis's rewritten base) by size, and others."""
+    files, counts = [], {}
+    total = rdb = other = 0
+    for root, _, names in os.walk(args.dir):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, args.dir)
+            if rel in args.skip or name.endswith(".manifest"):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            total += len(data)
+            if data.startswith(b"REDIS"):
+                rdb += len(data)
+                files.append("%s:rdb:%d" % (rel, len(data)))
+                continue
+            c, parsed = resp_records(data)
+            if not c and data:
+                other += len(data)
+                files.append("%s:other:%d" % (rel, len(data)))
+                continue
+            for k, v in c.items():
+                counts[k] = counts.get(k, 0) + v
+            files.append("%s:resp:%d%s" % (rel, len(data),
+                                           "" if parsed == len(data) else ":torn@%d" % parsed))
+    skip = {"SELECT", "MULTI", "EXEC"}
+    emit(bytes=total, rdb_bytes=rdb, other_bytes=other,
+         records=sum(counts.values()),
+         data_records=sum(v for k, v in counts.items() if k not in skip),
+         top_command=(max(counts, key=counts.get) if counts else "-"),
+         top_command_records=(max(counts.values()) if counts else 0),
+         by_command=",".join("%s:%d" % kv for kv in sorted(counts.items())) or "-",
+         files=" ".join(files) or "-")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -381,6 +619,27 @@ def main():
                    help="stop probing this long past the deadline, keys gone or not")
     p.add_argument("--interval-ms", type=float, default=1.0)
     p.set_defaults(fn=cmd_expire)
+
+    p = sub.add_parser("rewrite")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--idle", type=float, default=0.5,
+                   help="probe this long before BGREWRITEAOF (the idle baseline)")
+    p.add_argument("--after", type=float, default=0.5,
+                   help="probe this long after the rewrite is seen over")
+    p.add_argument("--interval-ms", type=float, default=1.0)
+    p.add_argument("--poll-ms", type=float, default=10.0,
+                   help="INFO persistence every this many ms (another connection)")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--samples", help="write every PING's time and latency to this file")
+    p.add_argument("--unseen-grace", type=float, default=10.0,
+                   help="give up waiting when INFO never shows the rewrite this long")
+    p.set_defaults(fn=cmd_rewrite)
+
+    p = sub.add_parser("aofstat")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--skip", action="append", default=["server.log"],
+                   help="a file (relative to --dir) that is not part of the log")
+    p.set_defaults(fn=cmd_aofstat)
 
     args = ap.parse_args()
     # bench.sh stops a helper with SIGTERM; unwind so that a redis-cli child is killed too.
