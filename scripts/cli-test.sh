@@ -2,13 +2,15 @@
 # A scripted redis-cli session against a fresh lockd-server: the lock commands
 # as an operator types them, a blocking acquire in the background, INFO and
 # COMMAND DOCS, and (under tmux) the argument hint interactive redis-cli shows
-# for LOCK.ACQUIRE. Prints one line per check, "ok <n> - <what>" or
+# for LOCK.ACQUIRE; then the append-only log as an operator sees it (cat,
+# BGREWRITEAOF, lockd-check-aof, a restart). Prints one line per check, "ok <n> - <what>" or
 # "not ok <n> - <what>" (scripts/run-tests.sh counts them), stops the server
 # with SIGTERM and exits non-zero if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 server=${LOCKD_SERVER:-build/lockd-server}
+check_aof=${LOCKD_CHECK_AOF:-build/lockd-check-aof}
 n=0
 failures=0
 
@@ -68,7 +70,7 @@ trap cleanup EXIT
 cli() { timeout 10 redis-cli -p "$port" "$@" 2>&1; }
 
 "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/lockd.log" \
-  --appendonly no >"$tmp/stdout" 2>&1 &
+  >"$tmp/stdout" 2>&1 &
 server_pid=$!
 
 up=no
@@ -211,6 +213,27 @@ else
   echo "ok $n # skip $hint_desc: tmux is not installed"
 fi
 
+# ---- The append-only log ----
+
+log=$(tr -d '\r' <"$tmp/appendonly.aof" | tr '\n' ' ')
+check_match "the log holds the grants as readable records" "$log" \
+  "LOCK.GRANT \\\$6 seat:1 \\\$5 alice \\\$[0-9]+ $t1 "
+check_match "the hand-off is one MULTI/EXEC unit" "$log" \
+  "MULTI \\*3 \\\$9 LOCK.FREE \\\$6 seat:1 \\\$7 release \\*5 \\\$10 LOCK.GRANT \\\$6 seat:1 \\\$3 bob"
+check "BGREWRITEAOF starts a rewrite" "$(cli BGREWRITEAOF)" "Background append only file rewriting started"
+rewritten=no
+for _ in $(seq 1 100); do
+  if cli INFO persistence | tr -d '\r' | grep -q '^aof_rewrites:1$'; then
+    rewritten=yes
+    break
+  fi
+  sleep 0.05
+done
+check "the rewrite finishes" "$rewritten" "yes"
+check_match "the rewritten log starts with the token high-water mark" \
+  "$(head -c 200 "$tmp/appendonly.aof" | tr -d '\r' | tr '\n' ' ')" "^\\*3 \\\$12 LOCK.RESERVE \\\$[0-9]+ $t2 "
+check "the rewritten log no longer holds released leases" "$(grep -c alice "$tmp/appendonly.aof")" "0"
+
 # ---- Stop ----
 
 kill -TERM "$server_pid"
@@ -230,6 +253,38 @@ if [ "$stopped" == yes ]; then
 else
   not_ok "SIGTERM stops the server with exit code 0" "still running after 5 s"
 fi
+
+# ---- After the stop: the log is whole, and a restart resumes the tokens ----
+
+if [ -x "$check_aof" ]; then
+  out=$("$check_aof" "$tmp/appendonly.aof" 2>&1)
+  check_match "lockd-check-aof finds the log valid" "$out" "is valid"
+else
+  not_ok "lockd-check-aof exists" "build it first: make all"
+fi
+check_match "a clean stop ends the log with LOCK.SHUTDOWN" \
+  "$(tail -c 40 "$tmp/appendonly.aof" | tr -d '\r' | tr '\n' ' ')" 'LOCK.SHUTDOWN \$1 0 $'
+"$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/lockd.log" \
+  >"$tmp/stdout" 2>&1 &
+server_pid=$!
+up=no
+for _ in $(seq 1 100); do
+  if [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" == "PONG" ]; then
+    up=yes
+    break
+  fi
+  sleep 0.1
+done
+check "the server restarts on its log" "$up" "yes"
+t3=$(cli LOCK.ACQUIRE seat:9 dave 1000)
+if [[ "$t3" =~ ^[0-9]+$ ]] && [ "$t3" -gt "$t2" ]; then
+  ok "tokens after the restart are above every token before it"
+else
+  not_ok "tokens after the restart are above every token before it" "got '$t3' after $t2"
+fi
+kill -TERM "$server_pid"
+wait "$server_pid" 2>/dev/null
+server_pid=""
 
 echo "# $n checks, $failures failed"
 [ "$failures" -eq 0 ]
