@@ -6,7 +6,8 @@
 //   - the file is a sequence of records (aof/record.h); MULTI ... EXEC groups
 //     records into one unit, and units do not nest;
 //   - if the bytes from some offset to the end of the file are a proper
-//     prefix of a valid record, or the file ends inside a MULTI unit, the log
+//     prefix of a well-formed RESP array of bulk strings (what a write cut
+//     short leaves), or the file ends inside a MULTI unit, the log
 //     is *truncated* at the start of that record (or of that MULTI): cutting
 //     the file there leaves a valid log;
 //   - any other problem (a bad byte in a header, a bad length, a record that

@@ -149,7 +149,12 @@ bool DecodeRecord(const std::vector<std::string_view>& argv, Record* r, std::str
     r->type = EqualsIgnoreCase(name, "MULTI") ? RecordType::kMulti : RecordType::kExec;
     return true;
   }
-  return Fail(error, fmt::format("unknown record '{}'", name.substr(0, 64)));
+  // The name is printed in logs and by lockd-check-aof: no raw control bytes.
+  std::string shown(name.substr(0, 64));
+  for (char& ch : shown) {
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) ch = '?';
+  }
+  return Fail(error, fmt::format("unknown record '{}'", shown));
 }
 
 }  // namespace lockd::aof
