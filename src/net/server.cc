@@ -88,6 +88,7 @@ int Server::Run() {
   uv_signal_start(&sigchld_, OnChildSignal, SIGCHLD);
   uv_idle_init(&loop_, &load_idle_);
   load_idle_.data = this;
+  uv_idle_init(&loop_, &rerun_);
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
@@ -551,6 +552,11 @@ void Server::BeforeSleep() {
     Shutdown();
     return;
   }
+  // A flush that drained a paused client made it ready again: its buffered
+  // commands run in the next iteration, which must not wait for input.
+  if (!ready_list_.empty()) {
+    uv_idle_start(&rerun_, [](uv_idle_t* idle) { uv_idle_stop(idle); });
+  }
   ArmWheelTimer();
   UpdateCron();
 }
@@ -658,6 +664,7 @@ void Server::CloseHandles() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&load_idle_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&rerun_), nullptr);
 }
 
 // ---- ServerHooks ----

@@ -105,6 +105,7 @@ class Server final : public ServerHooks {
   uv_signal_t sigint_;
   uv_signal_t sigchld_;
   uv_idle_t load_idle_;  // runs the log load a slice per loop iteration
+  uv_idle_t rerun_;      // keeps the loop from sleeping while clients are ready
 
   bool shutdown_requested_ = false;
   bool shut_down_ = false;
