@@ -33,6 +33,8 @@ class BackgroundSync {
   int pending() const { return pending_.load(std::memory_order_acquire); }
   // The result of the last background sync that finished: 0 or -errno.
   int last_error() const { return last_error_.load(std::memory_order_acquire); }
+  // A sync on the loop thread covered everything: the failure is over.
+  void ClearError() { last_error_.store(0, std::memory_order_release); }
 
  private:
   struct Job {

@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +52,35 @@ void RemoveStaleRewrites() {
   closedir(dir);
 }
 
+// The largest token a log names, without loading it (appendonly no). A log
+// that does not read to its end may name larger tokens after the damage:
+// a block is added, as after a crash.
+uint64_t MaxTokenInLog(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  uint64_t max_token = 0;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    size_t size = static_cast<size_t>(st.st_size);
+    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+      LogReader reader(std::string_view(static_cast<const char*>(map), size));
+      Record r;
+      LogReader::Result result;
+      while ((result = reader.Next(&r)) == LogReader::Result::kRecord) {
+        if (r.type == RecordType::kGrant || r.type == RecordType::kExtend ||
+            r.type == RecordType::kReserve) {
+          max_token = std::max(max_token, r.token);
+        }
+      }
+      if (result != LogReader::Result::kEnd) max_token += kTokenBlock;
+      munmap(map, size);
+    }
+  }
+  close(fd);
+  return max_token;
+}
+
 }  // namespace
 
 Durability::Durability(const Config* config, const Clock* clock, FileSystem* fs)
@@ -91,6 +122,10 @@ Status Durability::BeginLoad() {
                                        tokens.reader().error()));
     }
     token_floor = tokens.max_token();
+  }
+  if (!config_->appendonly) {
+    // A log left by `appendonly yes` runs in this dir names tokens too.
+    token_floor = std::max(token_floor, MaxTokenInLog(config_->appendfilename));
   }
   engine_->RaiseLastToken(token_floor);
   reserved_tokens_ = token_floor;
@@ -264,7 +299,10 @@ bool Durability::Commit(MonoTime now) {
     }
   }
 
-  if (writer_.unsynced()) {
+  // A failed background sync is retried (once a second) even when nothing
+  // new was written: the bytes it should have covered are not known synced.
+  bool sync_failed = background_.last_error() != 0;
+  if (writer_.unsynced() || sync_failed) {
     if (policy == AppendFsync::kAlways || must_sync) {
       int r = writer_.SyncNow();
       if (r != 0) {
@@ -274,6 +312,7 @@ bool Durability::Commit(MonoTime now) {
             ErrorText(r));
         return false;
       }
+      if (sync_failed) background_.ClearError();
     } else if (policy == AppendFsync::kEverySec &&
                now.us - last_background_sync_.us >= 1'000'000) {
       if (background_.pending() == 0) {
