@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -71,8 +73,10 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Forks and execs the server with `args` (argv[1..]), stdout and stderr to
-// `output_path`. The child dies with the thread that forked it.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& output_path) {
+// `output_path`, under RLIMIT_FSIZE `file_size_limit` when it is not 0. The
+// child dies with the thread that forked it.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& output_path,
+            int64_t file_size_limit = 0) {
   std::string bin = ServerBinary();
   std::vector<char*> argv;
   argv.push_back(bin.data());
@@ -82,6 +86,10 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& output_path
   pid_t pid = fork();
   if (pid != 0) return pid;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (file_size_limit > 0) {
+    rlimit limit{static_cast<rlim_t>(file_size_limit), static_cast<rlim_t>(file_size_limit)};
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
   int fd = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd >= 0) {
     dup2(fd, STDOUT_FILENO);
@@ -454,14 +462,32 @@ RunResult RunServerOnce(const std::vector<std::string>& args, int timeout_ms) {
   return result;
 }
 
-TestServer::TestServer(std::vector<std::string> extra) {
-  char tmpl[] = "/tmp/lockd-it-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
-    start_error_ = "mkdtemp failed";
-    return;
+TestServer::TestServer(std::vector<std::string> extra) : TestServer(ServerOptions{extra}) {}
+
+TestServer::TestServer(const ServerOptions& options)
+    : appendonly_(options.appendonly),
+      file_size_limit_(options.file_size_limit),
+      wait_until_loaded_(options.wait_until_loaded) {
+  if (options.dir.empty()) {
+    char tmpl[] = "/tmp/lockd-it-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      start_error_ = "mkdtemp failed";
+      return;
+    }
+    dir_ = tmpl;
+    log_path_ = dir_ + "/lockd.log";
+    output_path_ = dir_ + "/stdout.txt";
+  } else {
+    // Servers that take turns in one directory keep their own logs, so that
+    // a test reads what this start said and nothing older.
+    static std::atomic<int> serial{0};
+    std::string n = std::to_string(++serial);
+    dir_ = options.dir;
+    owns_dir_ = false;
+    log_path_ = dir_ + "/lockd-" + n + ".log";
+    output_path_ = dir_ + "/stdout-" + n + ".txt";
   }
-  dir_ = tmpl;
-  started_ = Start(extra);
+  started_ = Start(options.extra);
 }
 
 bool TestServer::Start(const std::vector<std::string>& extra) {
@@ -469,13 +495,12 @@ bool TestServer::Start(const std::vector<std::string>& extra) {
   // try again on another port when that is why it failed.
   for (int attempt = 0; attempt < 3; ++attempt) {
     port_ = FreePort();
-    std::vector<std::string> args = {"--port",    std::to_string(port_), "--bind",
-                                     "127.0.0.1", "--dir",               dir_,
-                                     "--logfile", log_path(),            "--appendonly",
-                                     "no"};
+    std::vector<std::string> args = {"--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                     "--dir",  dir_,                  "--logfile", log_path()};
+    if (!appendonly_) args.insert(args.end(), {"--appendonly", "no"});
     args.insert(args.end(), extra.begin(), extra.end());
     exited_ = false;
-    pid_ = Spawn(args, dir_ + "/stdout.txt");
+    pid_ = Spawn(args, output_path_, file_size_limit_);
     if (pid_ < 0) {
       start_error_ = "fork failed";
       return false;
@@ -488,6 +513,7 @@ bool TestServer::Start(const std::vector<std::string>& extra) {
         Reply r = c.Cmd({"PING"});
         // With requirepass the answer is NOAUTH, which also means "up".
         if (r && (r.str() == "PONG" || r.str().rfind("NOAUTH", 0) == 0)) return true;
+        if (!wait_until_loaded_ && r.str().rfind("LOADING", 0) == 0) return true;
       }
       std::this_thread::sleep_for(Millis(10));
     }
@@ -496,7 +522,7 @@ bool TestServer::Start(const std::vector<std::string>& extra) {
       StopWith(SIGKILL, 2000);
       return false;
     }
-    std::string out = ReadFile(dir_ + "/stdout.txt") + ReadLog();
+    std::string out = ReadFile(output_path_) + ReadLog();
     start_error_ = "server exited with code " + std::to_string(exit_code_) + ": " + out;
     if (out.find("in use") == std::string::npos) return false;
   }
@@ -539,9 +565,17 @@ std::optional<int> TestServer::WaitExit(int timeout_ms) {
   return std::nullopt;
 }
 
+void TestServer::Kill() { StopWith(SIGKILL, 5000); }
+
+std::string TestServer::Info(const std::string& section, const std::string& field) const {
+  Client c(port_, 5000);
+  if (!c.ok()) return "";
+  return InfoField(c.Cmd({"INFO", section}).str(), field);
+}
+
 TestServer::~TestServer() {
   if (pid_ > 0 && Running()) StopWith(SIGTERM, 5000);
-  if (!dir_.empty()) {
+  if (owns_dir_ && !dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -561,6 +595,18 @@ std::unique_ptr<Client> TestServer::Connect(int timeout_ms) const {
 }
 
 std::unique_ptr<RawConn> TestServer::ConnectRaw() const { return std::make_unique<RawConn>(port_); }
+
+ScratchDir::ScratchDir() {
+  char tmpl[] = "/tmp/lockd-it-dir-XXXXXX";
+  if (mkdtemp(tmpl) != nullptr) path = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
+}
+
+std::string ReadWholeFile(const std::string& path) { return ReadFile(path); }
 
 // ---- Helpers over replies ----
 
@@ -687,6 +733,22 @@ std::optional<RespValue> ParseResp(std::string_view bytes) {
   size_t pos = 0;
   if (!DecodeResp(bytes, &pos, &v) || pos != bytes.size()) return std::nullopt;
   return v;
+}
+
+std::vector<RespValue> ParseRespSequence(std::string_view bytes, size_t* consumed,
+                                         std::vector<size_t>* offsets) {
+  std::vector<RespValue> values;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    RespValue v;
+    size_t next = pos;
+    if (!DecodeResp(bytes, &next, &v)) break;
+    if (offsets != nullptr) offsets->push_back(pos);
+    values.push_back(std::move(v));
+    pos = next;
+  }
+  *consumed = pos;
+  return values;
 }
 
 }  // namespace lockd_test

@@ -170,11 +170,31 @@ struct RunResult {
 // exit, capturing its output. For start-up failures and --version.
 RunResult RunServerOnce(const std::vector<std::string>& args, int timeout_ms = 10000);
 
+// How a TestServer starts. The defaults are those of TestServer(extra): a
+// fresh temporary directory and the log off.
+struct ServerOptions {
+  // Directives after the harness's own ("--name", "value", ...); later ones
+  // win, so these may override the harness's.
+  std::vector<std::string> extra;
+  // The --dir. Empty: a fresh temporary directory, removed with the server.
+  // A given directory is kept, so that a later server can restart in it; each
+  // server then writes its own lockd-<n>.log there.
+  std::string dir;
+  // Leaves out the harness's "--appendonly no", so the default (yes) applies.
+  bool appendonly = false;
+  // RLIMIT_FSIZE of the server process in bytes (set before exec); 0: none.
+  int64_t file_size_limit = 0;
+  // Whether the start waits for the log to be loaded (PING answers PONG)
+  // or only for the server to answer at all (-LOADING counts).
+  bool wait_until_loaded = true;
+};
+
 class TestServer {
  public:
   // Starts the server with the harness's directives plus `extra`
   // ("--name", "value", ...). Check started().
   explicit TestServer(std::vector<std::string> extra = {});
+  explicit TestServer(const ServerOptions& options);
   ~TestServer();
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
@@ -184,7 +204,7 @@ class TestServer {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
-  std::string log_path() const { return dir_ + "/lockd.log"; }
+  std::string log_path() const { return log_path_; }
   std::string ReadLog() const;
   // Resident set size of the server process, in bytes (/proc/<pid>/statm).
   int64_t RssBytes() const;
@@ -196,6 +216,11 @@ class TestServer {
   int StopWith(int sig, int timeout_ms = 5000);
   // Waits (bounded) for an exit that something else caused (SHUTDOWN).
   std::optional<int> WaitExit(int timeout_ms);
+  // SIGKILL, the unclean stop, and reaps the process.
+  void Kill();
+
+  // One field of `INFO section`, asked on a new connection ("" on failure).
+  std::string Info(const std::string& section, const std::string& field) const;
 
   std::unique_ptr<Client> Connect(int timeout_ms = 5000) const;
   std::unique_ptr<RawConn> ConnectRaw() const;
@@ -205,6 +230,12 @@ class TestServer {
   void Reap(int status);
 
   std::string dir_;
+  bool owns_dir_ = true;
+  bool appendonly_ = false;
+  int64_t file_size_limit_ = 0;
+  bool wait_until_loaded_ = true;
+  std::string log_path_;
+  std::string output_path_;
   int port_ = 0;
   pid_t pid_ = -1;
   bool started_ = false;
@@ -212,6 +243,19 @@ class TestServer {
   int exit_code_ = -1;
   std::string start_error_;
 };
+
+// A temporary directory removed at the end of the scope (for servers that
+// restart in the same directory). `path` is empty when it could not be made.
+struct ScratchDir {
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string path;
+};
+
+// The whole content of a file ("" when it cannot be read).
+std::string ReadWholeFile(const std::string& path);
 
 // ---- Small helpers over replies ----
 
@@ -247,6 +291,12 @@ struct RespValue {
 // Decodes exactly one value from `bytes`; empty when malformed or when bytes
 // remain after it.
 std::optional<RespValue> ParseResp(std::string_view bytes);
+// Decodes values one after another from the start of `bytes` (an append-only
+// log, say) up to the first incomplete or malformed one; *consumed is the
+// length of the complete values, and `offsets`, when given, receives where
+// each value starts.
+std::vector<RespValue> ParseRespSequence(std::string_view bytes, size_t* consumed,
+                                         std::vector<size_t>* offsets = nullptr);
 
 }  // namespace lockd_test
 
