@@ -457,15 +457,15 @@ void Durability::MaybeStartAutoRewrite(MonoTime now) {
 
 // ---- Shutdown ----
 
-void Durability::Shutdown(MonoTime now) {
+bool Durability::Shutdown(MonoTime now) {
   rewriter_.Abort();
   if (bulk_ != nullptr || child_done_) unlink(rewriter_.temp_path().c_str());
   child_done_ = false;
   bulk_.reset();
   writer_.StopCapture();
   if (!log_on()) {
-    if (!config_->appendonly && engine_ != nullptr) ReserveTokenFile();
-    return;
+    if (!config_->appendonly && engine_ != nullptr) return ReserveTokenFile();
+    return true;
   }
   RefreshTime(now);
   if (config_->appendfsync != AppendFsync::kAlways) Reserve();
@@ -474,9 +474,10 @@ void Durability::Shutdown(MonoTime now) {
   if (r == 0) r = writer_.SyncNow();
   if (r != 0) {
     Log(LogLevel::kWarning, "Error writing the append only file at shutdown: {}", ErrorText(r));
-  } else {
-    Log(LogLevel::kNotice, "Calling fsync() on the AOF file.");
+    return false;
   }
+  Log(LogLevel::kNotice, "Calling fsync() on the AOF file.");
+  return true;
 }
 
 // ---- INFO ----

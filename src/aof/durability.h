@@ -66,8 +66,9 @@ class Durability final : public ChangeListener {
   bool rewriting() const { return rewriter_.running() || child_done_ || bulk_ != nullptr; }
 
   // SHUTDOWN / SIGTERM: writes what is pending and a LOCK.SHUTDOWN record,
-  // and syncs. Stops a running rewrite.
-  void Shutdown(MonoTime now);
+  // and syncs. Stops a running rewrite. False when the log could not be
+  // written or synced (the exit code then says so).
+  bool Shutdown(MonoTime now);
 
   // INFO persistence.
   void WriteInfo(std::string* out, MonoTime now) const;

@@ -638,8 +638,7 @@ void Server::Shutdown(bool clean) {
   shut_down_ = true;
   if (clean) {
     Log(LogLevel::kWarning, "User requested shutdown...");
-    commands_->durability().Shutdown(clock_.Now());
-    exit_code_ = 0;
+    exit_code_ = commands_->durability().Shutdown(clock_.Now()) ? 0 : 1;
   } else {
     exit_code_ = 1;
   }
