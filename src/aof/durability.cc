@@ -313,7 +313,7 @@ bool Durability::Commit(MonoTime now) {
         return false;
       }
       if (sync_failed) background_.ClearError();
-    } else if (policy == AppendFsync::kEverySec &&
+    } else if ((policy == AppendFsync::kEverySec || sync_failed) &&
                now.us - last_background_sync_.us >= 1'000'000) {
       if (background_.pending() == 0) {
         writer_.SyncInBackground();
