@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,13 +61,19 @@ Rewriter::~Rewriter() { Abort(); }
 Status Rewriter::Start(const Engine& engine, const std::string& temp_path, uint64_t token_limit,
                        int64_t horizon_ms, MonoTime mono_now, WallTime wall_now) {
   if (running()) return Status::Error("a rewrite is already running");
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return Status::Error(fmt::format("Can't rewrite append only file in background: fork: {}", strerror(errno)));
   if (pid == 0) {
     // The child: the loop and its threads are not ours; write and leave
-    // without running any exit handler.
+    // without running any exit handler. It holds no inherited descriptor
+    // (a listening socket kept open here would stop a restarted server from
+    // binding its port) and dies with its parent.
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);  // the parent is already gone
+    close_range(3, ~0U, 0);
     int error = WriteSnapshot(engine, temp_path, token_limit, horizon_ms, mono_now, wall_now);
     _exit(error == 0 ? 0 : 1);
   }

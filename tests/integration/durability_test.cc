@@ -817,6 +817,40 @@ TEST_CASE("durability: BGREWRITEAOF compacts the log and a restart after it keep
   CHECK(Acquire(*c, "new", "h", "1000") > max_token);
 }
 
+TEST_CASE("durability: SIGKILL during a rewrite: the restart binds the same port and loses nothing") {
+  ScratchDir dir;
+  ServerOptions options;
+  options.dir = dir.path;
+  options.appendonly = true;
+  options.port = FreePort();
+  options.extra = {"--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"};
+  auto srv = std::make_unique<TestServer>(options);
+  REQUIRE_MESSAGE(srv->started(), srv->start_error());
+  auto c = srv->Connect();
+  REQUIRE(c->ok());
+  // Enough leases that the rewrite child is still writing at the kill.
+  constexpr int kLeases = 300000;
+  for (int i = 0; i < kLeases; ++i) {
+    c->Append({"LOCK.ACQUIRE", "lease:" + std::to_string(i), "h", "600000"});
+    if (i % 1000 == 999 || i == kLeases - 1) {
+      REQUIRE(c->Flush());
+      for (int j = i - i % 1000; j <= i; ++j) REQUIRE(c->GetReply().is_int());
+    }
+  }
+  Reply r = c->Cmd({"BGREWRITEAOF"});
+  CHECK_MESSAGE(r.str() == "Background append only file rewriting started", r.Describe());
+  c.reset();
+  srv->Kill();
+  // A rewrite child outliving its parent with the listening socket would
+  // make this start fail with "address in use".
+  srv = std::make_unique<TestServer>(options);
+  REQUIRE_MESSAGE(srv->started(), srv->start_error());
+  c = srv->Connect();
+  CHECK(c->Cmd({"DBSIZE"}).integer() == kLeases);
+  CHECK(c->Cmd({"LOCK.FENCE", "lease:0"}).integer() == 1);
+  CHECK(c->Cmd({"LOCK.FENCE", "lease:" + std::to_string(kLeases - 1)}).integer() == kLeases);
+}
+
 TEST_CASE("durability: after a rewrite with no lease held new tokens are still above") {
   ScratchDir dir;
   auto srv = StartIn(dir);

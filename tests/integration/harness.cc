@@ -487,6 +487,7 @@ TestServer::TestServer(const ServerOptions& options)
     log_path_ = dir_ + "/lockd-" + n + ".log";
     output_path_ = dir_ + "/stdout-" + n + ".txt";
   }
+  fixed_port_ = options.port;
   started_ = Start(options.extra);
 }
 
@@ -494,7 +495,7 @@ bool TestServer::Start(const std::vector<std::string>& extra) {
   // The free port may be taken between FreePort() and the server's bind;
   // try again on another port when that is why it failed.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    port_ = FreePort();
+    port_ = fixed_port_ != 0 ? fixed_port_ : FreePort();
     std::vector<std::string> args = {"--port", std::to_string(port_), "--bind", "127.0.0.1",
                                      "--dir",  dir_,                  "--logfile", log_path()};
     if (!appendonly_) args.insert(args.end(), {"--appendonly", "no"});
@@ -524,7 +525,7 @@ bool TestServer::Start(const std::vector<std::string>& extra) {
     }
     std::string out = ReadFile(output_path_) + ReadLog();
     start_error_ = "server exited with code " + std::to_string(exit_code_) + ": " + out;
-    if (out.find("in use") == std::string::npos) return false;
+    if (fixed_port_ != 0 || out.find("in use") == std::string::npos) return false;
   }
   return false;
 }

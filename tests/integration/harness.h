@@ -187,6 +187,8 @@ struct ServerOptions {
   // Whether the start waits for the log to be loaded (PING answers PONG)
   // or only for the server to answer at all (-LOADING counts).
   bool wait_until_loaded = true;
+  // The port; 0: a free one (and another one if it was taken meanwhile).
+  int port = 0;
 };
 
 class TestServer {
@@ -237,6 +239,7 @@ class TestServer {
   std::string log_path_;
   std::string output_path_;
   int port_ = 0;
+  int fixed_port_ = 0;
   pid_t pid_ = -1;
   bool started_ = false;
   bool exited_ = false;
