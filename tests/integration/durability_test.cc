@@ -851,6 +851,27 @@ TEST_CASE("durability: SIGKILL during a rewrite: the restart binds the same port
   CHECK(c->Cmd({"LOCK.FENCE", "lease:" + std::to_string(kLeases - 1)}).integer() == kLeases);
 }
 
+TEST_CASE("durability: CONFIG SET appendfsync takes effect at once") {
+  ScratchDir dir;
+  auto srv = StartIn(dir);
+  auto c = srv->Connect();
+  REQUIRE(c->ok());
+  // Under always every grant is synced before its reply: no reservation.
+  Acquire(*c, "a", "h", "60000");
+  CHECK(CountRecords(ReadRecords(AofPath(dir)), "LOCK.RESERVE") == 0);
+  Reply r = c->Cmd({"CONFIG", "SET", "appendfsync", "everysec"});
+  CHECK_MESSAGE(r.str() == "OK", r.Describe());
+  CHECK(c->Cmd({"CONFIG", "GET", "appendfsync"}).at(1) != nullptr);
+  CHECK(ElementString(c->Cmd({"CONFIG", "GET", "appendfsync"}).at(1)) == "everysec");
+  // Under everysec the next grant first reserves tokens and a horizon.
+  int64_t token = Acquire(*c, "b", "h", "60000");
+  std::vector<LogRecord> records = ReadRecords(AofPath(dir));
+  CHECK_MESSAGE(CountRecords(records, "LOCK.RESERVE") == 1, Describe(records));
+  CHECK(ReservedTokens(records) >= token);
+  r = c->Cmd({"CONFIG", "SET", "appendfsync", "sometimes"});
+  CHECK_MESSAGE(r.is_error(), r.Describe());
+}
+
 TEST_CASE("durability: after a rewrite with no lease held new tokens are still above") {
   ScratchDir dir;
   auto srv = StartIn(dir);
