@@ -4,7 +4,6 @@
 // a key, so damage is reported and left for a person to repair.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <string_view>
 
 #include "aof/log_reader.h"
+#include "aof/mapped_file.h"
 
 namespace {
 
@@ -24,31 +24,6 @@ constexpr const char* kUsage =
     "Checks that every record of a lockd append-only file is whole and valid.\n"
     "With --fix, a torn last record (the file ends inside a record or inside a\n"
     "MULTI unit) is cut off; damage anywhere else is only reported.\n";
-
-// The whole file, mapped read-only; unmapped on destruction.
-class MappedFile {
- public:
-  MappedFile(int fd, size_t size) : size_(size) {
-    if (size == 0) return;
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p != MAP_FAILED) addr_ = p;
-  }
-  ~MappedFile() {
-    if (addr_ != nullptr) munmap(addr_, size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  bool ok() const { return size_ == 0 || addr_ != nullptr; }
-  std::string_view data() const {
-    return addr_ == nullptr ? std::string_view()
-                            : std::string_view(static_cast<char*>(addr_), size_);
-  }
-
- private:
-  void* addr_ = nullptr;
-  size_t size_;
-};
 
 // Cuts the file to `length` bytes and makes the cut durable.
 bool Cut(int fd, const std::string& path, size_t length) {
@@ -85,9 +60,9 @@ int Check(const std::string& path, bool fix) {
   const size_t size = static_cast<size_t>(st.st_size);
   lockd::aof::LogCheck check;
   {
-    MappedFile file(fd, size);
-    if (!file.ok()) {
-      fmt::print(stderr, "Cannot map AOF {}: {}\n", path, std::strerror(errno));
+    lockd::aof::MappedFile file;
+    if (int error = file.Map(fd, size); error != 0) {
+      fmt::print(stderr, "Cannot map AOF {}: {}\n", path, std::strerror(error));
       close(fd);
       return 1;
     }

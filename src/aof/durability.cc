@@ -2,9 +2,6 @@
 #include "aof/durability.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "aof/log_reader.h"
+#include "aof/mapped_file.h"
 #include "aof/record.h"
 #include "aof/time_convert.h"
 #include "util/log.h"
@@ -26,17 +24,6 @@ namespace {
 constexpr const char* kRewriteTempPrefix = "temp-rewriteaof-bg-";
 
 std::string ErrorText(int negative_errno) { return strerror(-negative_errno); }
-
-int WriteAll(LogFile& file, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w = file.Write(data.data() + done, data.size() - done);
-    if (w < 0) return static_cast<int>(w);
-    if (w == 0) return -ENOSPC;
-    done += static_cast<size_t>(w);
-  }
-  return 0;
-}
 
 // Temporary files of rewrites that a crash interrupted; they hold nothing
 // the log does not.
@@ -52,33 +39,31 @@ void RemoveStaleRewrites() {
   closedir(dir);
 }
 
-// The largest token a log names, without loading it (appendonly no). A log
-// that does not read to its end may name larger tokens after the damage:
-// a block is added, as after a crash.
-uint64_t MaxTokenInLog(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  struct stat st;
+// The largest token a log names (grants, extensions and reservations),
+// read without loading it: the token file, and with appendonly no the log
+// an earlier run left. A missing file names none.
+struct TokenScan {
   uint64_t max_token = 0;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    size_t size = static_cast<size_t>(st.st_size);
-    void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map != MAP_FAILED) {
-      LogReader reader(std::string_view(static_cast<const char*>(map), size));
-      Record r;
-      LogReader::Result result;
-      while ((result = reader.Next(&r)) == LogReader::Result::kRecord) {
-        if (r.type == RecordType::kGrant || r.type == RecordType::kExtend ||
-            r.type == RecordType::kReserve) {
-          max_token = std::max(max_token, r.token);
-        }
-      }
-      if (result != LogReader::Result::kEnd) max_token += kTokenBlock;
-      munmap(map, size);
+  LogReader::Result result = LogReader::Result::kEnd;
+  size_t error_offset = 0;
+  std::string error;
+};
+
+TokenScan ScanTokens(const std::string& path) {
+  TokenScan scan;
+  MappedFile file;
+  if (file.Open(path) != 0) return scan;
+  LogReader reader(file.data());
+  Record r;
+  while ((scan.result = reader.Next(&r)) == LogReader::Result::kRecord) {
+    if (r.type == RecordType::kGrant || r.type == RecordType::kExtend ||
+        r.type == RecordType::kReserve) {
+      scan.max_token = std::max(scan.max_token, r.token);
     }
   }
-  close(fd);
-  return max_token;
+  scan.error_offset = reader.error_offset();
+  scan.error = reader.error();
+  return scan;
 }
 
 }  // namespace
@@ -106,26 +91,21 @@ std::string Durability::TokenFilePath() const { return config_->appendfilename +
 
 Status Durability::BeginLoad() {
   RemoveStaleRewrites();
-  load_started_ = clock_->Now();
-  load_started_wall_ = clock_->WallNow();
   // The token file of `appendonly no` runs: tokens never go backwards even
   // across a switch between appendonly no and yes.
-  uint64_t token_floor = 0;
-  {
-    LogLoader tokens(TokenFilePath(), engine_, clock_);
-    Status s = tokens.Open();
-    if (!s.ok()) return s;
-    tokens.Run(SIZE_MAX);
-    if (tokens.verdict() == LogReader::Result::kDamaged) {
-      return Status::Error(fmt::format("Bad file format reading the token file {} at offset {}: {}",
-                                       TokenFilePath(), tokens.reader().error_offset(),
-                                       tokens.reader().error()));
-    }
-    token_floor = tokens.max_token();
+  TokenScan tokens = ScanTokens(TokenFilePath());
+  if (tokens.result == LogReader::Result::kDamaged) {
+    return Status::Error(fmt::format("Bad file format reading the token file {} at offset {}: {}",
+                                     TokenFilePath(), tokens.error_offset, tokens.error));
   }
+  uint64_t token_floor = tokens.max_token;
   if (!config_->appendonly) {
-    // A log left by `appendonly yes` runs in this dir names tokens too.
-    token_floor = std::max(token_floor, MaxTokenInLog(config_->appendfilename));
+    // A log left by `appendonly yes` runs in this dir names tokens too. One
+    // that does not read to its end may name larger ones after the damage:
+    // a block is added, as after a crash.
+    TokenScan log = ScanTokens(config_->appendfilename);
+    uint64_t margin = log.result == LogReader::Result::kEnd ? 0 : kTokenBlock;
+    token_floor = std::max(token_floor, log.max_token + margin);
   }
   engine_->RaiseLastToken(token_floor);
   reserved_tokens_ = token_floor;
@@ -143,6 +123,9 @@ Status Durability::FinishLoad() {
   const std::string& path = config_->appendfilename;
   const LogReader& reader = loader->reader();
   uint64_t size = loader->total_bytes();
+  // Everything needed from the mapping is read; unmap before the file is
+  // cut or opened for appending.
+  loader->Close();
   if (loader->verdict() == LogReader::Result::kDamaged) {
     return Status::Error(fmt::format(
         "Bad file format reading the append only file {} at byte offset {}: {}. Make a backup of "
@@ -161,7 +144,6 @@ Status Durability::FinishLoad() {
     Log(LogLevel::kWarning, "!!! Warning: short read while loading the append only file {}!!!", path);
     Log(LogLevel::kWarning, "!!! Truncating the append only file {} at byte offset {} ({} bytes of a torn last record) !!!",
         path, cut, size - cut);
-    loader->Close();
     if (truncate(path.c_str(), static_cast<off_t>(cut)) != 0) {
       return Status::Error(fmt::format("Error truncating the append only file {}: {}", path,
                                        strerror(errno)));
@@ -169,7 +151,6 @@ Status Durability::FinishLoad() {
     size = cut;
     Log(LogLevel::kWarning, "AOF loaded anyway because aof-load-truncated is enabled");
   }
-  loader->Close();
 
   // Tokens resume above every token the log names or reserved.
   engine_->RaiseLastToken(loader->max_token());
@@ -200,7 +181,7 @@ Status Durability::FinishLoad() {
   }
   writer_.Attach(std::move(file), size);
   base_size_ = size;
-  double secs = static_cast<double>(clock_->Now().us - load_started_.us) / 1e6;
+  double secs = static_cast<double>(clock_->Now().us - loader->started().us) / 1e6;
   if (loader->records() > 0) {
     Log(LogLevel::kNotice, "DB loaded from append only file: {} records in {:.3f} seconds",
         loader->records(), secs);
@@ -495,10 +476,10 @@ void Durability::WriteInfo(std::string* out, MonoTime now) const {
   add("loading", loading() ? 1 : 0);
   add("async_loading", 0);
   if (loading()) {
-    int64_t elapsed = (now.us - load_started_.us) / 1'000'000;
+    int64_t elapsed = (now.us - loader_->started().us) / 1'000'000;
     size_t total = loader_->total_bytes();
     size_t done = loader_->loaded_bytes();
-    add("loading_start_time", load_started_wall_.us / 1'000'000);
+    add("loading_start_time", loader_->started_wall().us / 1'000'000);
     add("loading_total_bytes", total);
     add("loading_loaded_bytes", done);
     add("loading_loaded_perc", fmt::format("{:.2f}", total == 0 ? 100.0 : 100.0 * done / total));

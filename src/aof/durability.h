@@ -122,9 +122,6 @@ class Durability final : public ChangeListener {
   MonoTime last_background_sync_;
   int64_t fsync_delayed_ = 0;
 
-  // Loading and rewriting, for INFO.
-  MonoTime load_started_;
-  WallTime load_started_wall_;
   // The end of a rewrite, in two steps so that the loop never waits for the
   // bulk of it: the child's exit (child_done_), then the background thread
   // appends and syncs what was captured meanwhile (bulk_), then the loop

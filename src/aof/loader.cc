@@ -1,62 +1,36 @@
 #include "aof/loader.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "aof/time_convert.h"
+
 namespace lockd::aof {
 
 LogLoader::LogLoader(std::string path, Engine* engine, const Clock* clock)
     : path_(std::move(path)), engine_(engine), clock_(clock) {}
 
-LogLoader::~LogLoader() { Close(); }
-
 Status LogLoader::Open() {
   mono_start_ = clock_->Now();
   wall_start_ = clock_->WallNow();
-  int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::Ok();
-    return Status::Error(fmt::format("Can't open the append-only file {}: {}", path_, strerror(errno)));
+  int error = file_.Open(path_);
+  if (error == ENOENT) return Status::Ok();
+  if (error != 0) {
+    return Status::Error(
+        fmt::format("Can't read the append only file {}: {}", path_, strerror(error)));
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return Status::Error(fmt::format("Can't stat the append-only file {}: {}", path_, strerror(e)));
-  }
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    void* map = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      return Status::Error(fmt::format("Can't map the append-only file {}: {}", path_, strerror(e)));
-    }
-    map_ = static_cast<char*>(map);
-    // The file is read front to back once.
-    madvise(map_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
-  }
-  close(fd);
-  reader_ = LogReader(std::string_view(map_, size_));
+  reader_ = LogReader(file_.data());
   // A grant record takes about 80 bytes: size the tables for the largest
   // number of leases this log could hold, capped so that a long log of
   // churn on few keys does not reserve much.
-  engine_->ReserveLeases(std::min<size_t>(size_ / 80, size_t{1} << 24));
+  engine_->ReserveLeases(std::min<size_t>(file_.data().size() / 80, size_t{1} << 24));
   return Status::Ok();
 }
 
-void LogLoader::Close() {
-  if (map_ != nullptr) munmap(map_, size_);
-  map_ = nullptr;
-}
+void LogLoader::Close() { file_.Unmap(); }
 
 LogLoader::Step LogLoader::Run(size_t max_records) {
   if (verdict_ != LogReader::Result::kRecord) return Step::kDone;
@@ -113,12 +87,7 @@ void LogLoader::Apply(const Record& r) {
     case RecordType::kExtend: {
       std::optional<MonoTime> deadline;
       if (r.unix_ms != 0) {
-        // Saturate: a deadline centuries away stays far away.
-        int64_t delta_us = std::clamp<int64_t>(r.unix_ms - wall_start_.millis(),
-                                               -(int64_t{1} << 50), int64_t{1} << 50) * 1000;
-        // A deadline that passed while the server was down becomes the
-        // start of the load: due at once, never held again.
-        deadline = MonoTime{std::max(mono_start_.us + delta_us, mono_start_.us)};
+        deadline = MonoTimeOf(r.unix_ms, mono_start_, wall_start_);
       }
       engine_->Restore(r.key, r.holder, r.token, deadline, mono_start_);
       max_token_ = std::max(max_token_, r.token);

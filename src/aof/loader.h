@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "aof/log_reader.h"
+#include "aof/mapped_file.h"
 #include "aof/record.h"
 #include "lockd/clock.h"
 #include "lockd/engine.h"
@@ -24,7 +25,6 @@ namespace lockd::aof {
 class LogLoader {
  public:
   LogLoader(std::string path, Engine* engine, const Clock* clock);
-  ~LogLoader();
   LogLoader(const LogLoader&) = delete;
   LogLoader& operator=(const LogLoader&) = delete;
 
@@ -44,7 +44,11 @@ class LogLoader {
 
   const std::string& path() const { return path_; }
   uint64_t records() const { return records_; }
-  size_t total_bytes() const { return size_; }
+  size_t total_bytes() const { return file_.data().size(); }
+  // When Open() ran: the load's start, and the time pair that turns the
+  // records' wall-clock deadlines into monotonic ones.
+  MonoTime started() const { return mono_start_; }
+  WallTime started_wall() const { return wall_start_; }
   size_t loaded_bytes() const { return reader_.offset(); }
   // The largest token any record names (grants and reservations).
   uint64_t max_token() const { return max_token_; }
@@ -62,12 +66,9 @@ class LogLoader {
   std::string path_;
   Engine* engine_;
   const Clock* clock_;
-  // Wall and monotonic time read once at the start of the load, to turn the
-  // records' wall-clock deadlines into monotonic ones.
   MonoTime mono_start_;
   WallTime wall_start_;
-  char* map_ = nullptr;
-  size_t size_ = 0;
+  MappedFile file_;
   LogReader reader_{std::string_view()};
   LogReader::Result verdict_ = LogReader::Result::kRecord;
   std::vector<Record> unit_;

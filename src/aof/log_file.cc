@@ -76,24 +76,26 @@ FileSystem& PosixFileSystem() {
   return fs;
 }
 
-int ReplaceFileDurably(const std::string& path, const std::string& data) {
-  std::string temp = path + ".tmp";
-  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return -errno;
+int WriteAll(LogFile& file, std::string_view data) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t w = write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      int e = -errno;
-      close(fd);
-      unlink(temp.c_str());
-      return e;
-    }
+    ssize_t w = file.Write(data.data() + done, data.size() - done);
+    if (w < 0) return static_cast<int>(w);
+    if (w == 0) return -ENOSPC;
     done += static_cast<size_t>(w);
   }
-  int r = fsync(fd) == 0 ? 0 : -errno;
-  close(fd);
+  return 0;
+}
+
+int ReplaceFileDurably(const std::string& path, const std::string& data) {
+  std::string temp = path + ".tmp";
+  unlink(temp.c_str());  // a leftover of an interrupted replace
+  std::string error;
+  std::shared_ptr<LogFile> file = PosixFileSystem().OpenForAppend(temp, &error);
+  if (file == nullptr) return errno != 0 ? -errno : -EIO;
+  int r = WriteAll(*file, data);
+  if (r == 0) r = file->Sync();
+  file.reset();
   if (r == 0) r = PosixFileSystem().RenameDurably(temp, path);
   if (r != 0) unlink(temp.c_str());
   return r;

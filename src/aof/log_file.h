@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace lockd::aof {
 
@@ -38,6 +39,10 @@ class FileSystem {
 
 // The real thing: POSIX files.
 FileSystem& PosixFileSystem();
+
+// Writes all of `data` to `file`. 0, or -errno (-ENOSPC for a write that
+// makes no progress).
+int WriteAll(LogFile& file, std::string_view data);
 
 // Writes all of `data` to `path` through a temporary file in the same
 // directory, syncs it, renames it over `path` and syncs the directory: after

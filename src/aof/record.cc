@@ -29,19 +29,6 @@ void AppendNumber(std::string* out, uint64_t n) {
   AppendBulk(out, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
-const char* CauseName(FreeCause cause) {
-  switch (cause) {
-    case FreeCause::kRelease:
-      return "release";
-    case FreeCause::kExpire:
-      return "expire";
-    case FreeCause::kDelete:
-    case FreeCause::kNone:
-      break;
-  }
-  return "delete";
-}
-
 // A positive integer that fits in int64 (tokens, limits); or, when
 // `allow_zero`, also 0.
 bool ParseCount(std::string_view s, bool allow_zero, uint64_t* out) {
@@ -65,6 +52,19 @@ bool Fail(std::string* error, std::string message) {
 
 }  // namespace
 
+const char* FreeCauseName(FreeCause cause) {
+  switch (cause) {
+    case FreeCause::kRelease:
+      return "release";
+    case FreeCause::kExpire:
+      return "expire";
+    case FreeCause::kDelete:
+    case FreeCause::kNone:
+      break;
+  }
+  return "delete";
+}
+
 void AppendGrant(std::string* out, ChangeKind kind, std::string_view key, std::string_view holder,
                  uint64_t token, int64_t pxat_ms) {
   AppendHeader(out, 5);
@@ -79,7 +79,7 @@ void AppendFree(std::string* out, std::string_view key, FreeCause cause) {
   AppendHeader(out, 3);
   AppendBulk(out, "LOCK.FREE");
   AppendBulk(out, key);
-  AppendBulk(out, CauseName(cause));
+  AppendBulk(out, FreeCauseName(cause));
 }
 
 void AppendReserve(std::string* out, uint64_t token_limit, int64_t horizon_ms) {

@@ -47,6 +47,9 @@ struct Record {
   FreeCause cause = FreeCause::kNone;  // kFree
 };
 
+// How a LOCK.FREE record names its cause: "release", "expire", "delete".
+const char* FreeCauseName(FreeCause cause);
+
 // Appends one record, RESP-encoded, to `out`.
 void AppendGrant(std::string* out, ChangeKind kind, std::string_view key, std::string_view holder,
                  uint64_t token, int64_t pxat_ms);

@@ -1,6 +1,5 @@
 #include "aof/rewriter.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,49 +10,35 @@
 
 #include <fmt/format.h>
 
+#include "aof/log_file.h"
 #include "aof/record.h"
 #include "aof/time_convert.h"
 
 namespace lockd::aof {
 
-namespace {
-
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t w = write(fd, data.data() + done, data.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    done += static_cast<size_t>(w);
-  }
-  return true;
-}
-
-}  // namespace
-
 int WriteSnapshot(const Engine& engine, const std::string& path, uint64_t token_limit,
                   int64_t horizon_ms, MonoTime mono_now, WallTime wall_now) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
+  unlink(path.c_str());  // a leftover of an earlier child with this pid
+  std::string error;
+  std::shared_ptr<LogFile> file = PosixFileSystem().OpenForAppend(path, &error);
+  if (file == nullptr) return errno != 0 ? errno : EIO;
   constexpr size_t kChunk = 1 << 20;
   std::string buf;
   buf.reserve(kChunk + 4096);
   AppendReserve(&buf, token_limit, horizon_ms);
-  bool ok = true;
+  int r = 0;
   engine.ForEachLease([&](const LeaseView& lease) {
-    if (!ok) return;
+    if (r != 0) return;
     AppendGrant(&buf, ChangeKind::kGrant, lease.key, lease.holder, lease.token,
                 UnixMillisOf(lease.deadline, mono_now, wall_now));
     if (buf.size() >= kChunk) {
-      ok = WriteAll(fd, buf);
+      r = WriteAll(*file, buf);
       buf.clear();
     }
   });
-  int error = 0;
-  if (!ok || !WriteAll(fd, buf)) error = errno != 0 ? errno : EIO;
-  if (error == 0 && fsync(fd) != 0) error = errno;
-  close(fd);
-  return error;
+  if (r == 0) r = WriteAll(*file, buf);
+  if (r == 0) r = file->Sync();
+  return -r;
 }
 
 Rewriter::~Rewriter() { Abort(); }

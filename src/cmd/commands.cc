@@ -58,10 +58,8 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   if (!spec->subcommands.empty() && argv.size() >= 2) {
     const CommandSpec* sub = spec->FindSubcommand(argv[1]);
     if (sub == nullptr) {
-      ++stats_.rejected_calls;
-      ++stats_.error_replies;
-      session.reply.Error(fmt::format(fmt::runtime(errors::kUnknownSubcommandFormat),
-                                      argv[1].substr(0, 128), Uppercase(argv[0])));
+      Reject(session, fmt::format(fmt::runtime(errors::kUnknownSubcommandFormat),
+                                  argv[1].substr(0, 128), Uppercase(argv[0])));
       return;
     }
     spec = sub;
@@ -69,30 +67,22 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   // Redis's order: an unknown command or a wrong arity is reported even
   // before authentication.
   if (!ArityMatches(spec->arity, argv.size())) {
-    ++stats_.rejected_calls;
-    ++stats_.error_replies;
-    session.reply.Error(fmt::format(fmt::runtime(errors::kWrongArityFormat), spec->full_name));
+    Reject(session, fmt::format(fmt::runtime(errors::kWrongArityFormat), spec->full_name));
     return;
   }
   if (!session.authenticated && !(spec->flags & kCmdNoAuth)) {
-    ++stats_.rejected_calls;
-    ++stats_.error_replies;
-    session.reply.Error(errors::kNoAuth);
+    Reject(session, errors::kNoAuth);
     return;
   }
 
   // Redis's order: changes are refused while the log cannot be written,
   // and everything but a few connection and admin commands while it loads.
   if ((spec->flags & kCmdWrite) && durability_->refusing_writes()) {
-    ++stats_.rejected_calls;
-    ++stats_.error_replies;
-    session.reply.Error(durability_->misconf_error());
+    Reject(session, durability_->misconf_error());
     return;
   }
   if (durability_->loading() && !(spec->flags & kCmdLoading)) {
-    ++stats_.rejected_calls;
-    ++stats_.error_replies;
-    session.reply.Error(errors::kLoading);
+    Reject(session, errors::kLoading);
     return;
   }
 
@@ -104,16 +94,20 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
 
 void Commands::ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv) {
   ++stats_.unknown_commands;
-  ++stats_.rejected_calls;
-  ++stats_.error_replies;
   // Redis quotes the first arguments, up to about 128 bytes in all.
   std::string args;
   for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
     size_t room = 128 - args.size();
     args += fmt::format("'{}' ", argv[i].substr(0, room));
   }
-  session.reply.Error(fmt::format(fmt::runtime(errors::kUnknownCommandFormat),
-                                  argv[0].substr(0, 128), args));
+  Reject(session, fmt::format(fmt::runtime(errors::kUnknownCommandFormat),
+                              argv[0].substr(0, 128), args));
+}
+
+void Commands::Reject(Session& session, std::string_view message) {
+  ++stats_.rejected_calls;
+  ++stats_.error_replies;
+  session.reply.Error(message);
 }
 
 void Commands::SessionClosed(Session& session) {

@@ -85,6 +85,8 @@ class Commands final : public WaitListener {
 
  private:
   void ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv);
+  // A dispatcher refusal: the error reply, counted for INFO.
+  void Reject(Session& session, std::string_view message);
 
   Config* config_;
   ServerHooks* server_;

@@ -342,20 +342,6 @@ struct ParsedLog {
   size_t valid_end = 0;
 };
 
-const char* CauseText(FreeCause cause) {
-  switch (cause) {
-    case FreeCause::kRelease:
-      return "release";
-    case FreeCause::kExpire:
-      return "expire";
-    case FreeCause::kDelete:
-      return "delete";
-    case FreeCause::kNone:
-      break;
-  }
-  return "none";
-}
-
 ParsedLog ParseLog(std::string_view data) {
   ParsedLog log;
   aof::LogReader reader(data);
@@ -371,7 +357,7 @@ ParsedLog ParseLog(std::string_view data) {
                              r.key, r.holder, r.token, r.unix_ms);
         break;
       case aof::RecordType::kFree:
-        l.text = fmt::format("LOCK.FREE {} {}", r.key, CauseText(r.cause));
+        l.text = fmt::format("LOCK.FREE {} {}", r.key, aof::FreeCauseName(r.cause));
         break;
       case aof::RecordType::kReserve:
         l.text = fmt::format("LOCK.RESERVE {} {}", r.token, r.unix_ms);
