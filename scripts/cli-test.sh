@@ -69,19 +69,24 @@ trap cleanup EXIT
 # instead of hanging the session.
 cli() { timeout 10 redis-cli -p "$port" "$@" 2>&1; }
 
-"$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/lockd.log" \
-  >"$tmp/stdout" 2>&1 &
-server_pid=$!
+# Starts the server in $tmp (its log stays there across restarts) and sets
+# $up to yes once it answers PING (within 10 s), else no.
+start_server() {
+  "$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/lockd.log" \
+    >"$tmp/stdout" 2>&1 &
+  server_pid=$!
+  up=no
+  for _ in $(seq 1 100); do
+    if [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" == "PONG" ]; then
+      up=yes
+      break
+    fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+}
 
-up=no
-for _ in $(seq 1 100); do
-  if [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" == "PONG" ]; then
-    up=yes
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
+start_server
 if [ "$up" != yes ]; then
   not_ok "server starts and answers PING" "$(cat "$tmp/stdout" "$tmp/lockd.log" 2>/dev/null | tail -5)"
   exit 1
@@ -264,17 +269,7 @@ else
 fi
 check_match "a clean stop ends the log with LOCK.SHUTDOWN" \
   "$(tail -c 40 "$tmp/appendonly.aof" | tr -d '\r' | tr '\n' ' ')" 'LOCK.SHUTDOWN \$1 0 $'
-"$server" --port "$port" --bind 127.0.0.1 --dir "$tmp" --logfile "$tmp/lockd.log" \
-  >"$tmp/stdout" 2>&1 &
-server_pid=$!
-up=no
-for _ in $(seq 1 100); do
-  if [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" == "PONG" ]; then
-    up=yes
-    break
-  fi
-  sleep 0.1
-done
+start_server
 check "the server restarts on its log" "$up" "yes"
 t3=$(cli LOCK.ACQUIRE seat:9 dave 1000)
 if [[ "$t3" =~ ^[0-9]+$ ]] && [ "$t3" -gt "$t2" ]; then
