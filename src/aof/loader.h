@@ -42,8 +42,8 @@ class LogLoader {
   // Unmaps the file (before it is cut or opened for appending).
   void Close();
 
-  const std::string& path() const { return path_; }
   uint64_t records() const { return records_; }
+  // The file's size while it is mapped (0 after Close).
   size_t total_bytes() const { return file_.data().size(); }
   // When Open() ran: the load's start, and the time pair that turns the
   // records' wall-clock deadlines into monotonic ones.
