@@ -5,9 +5,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# `make test SANITIZE=1` (or CXX=clang++) builds into its own directory and
+# says which through BUILD; the suites find their binaries from it.
+build=${BUILD:-build}
+export LOCKD_SERVER=${LOCKD_SERVER:-$build/lockd-server}
+export LOCKD_CHECK_AOF=${LOCKD_CHECK_AOF:-$build/lockd-check-aof}
+
 passed=0
 failed=0
-log_dir=build/test-logs
+log_dir=$build/test-logs
 mkdir -p "$log_dir"
 
 # Runs a doctest binary and adds its test-case counts to the totals.
@@ -34,8 +40,8 @@ run_doctest() {
   fi
 }
 
-run_doctest unit build/unit-tests
-run_doctest integration build/integration-tests
+run_doctest unit "$build/unit-tests"
+run_doctest integration "$build/integration-tests"
 
 echo "== redis-cli session"
 out=$(scripts/cli-test.sh 2>&1)
