@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -309,12 +310,32 @@ std::string SetSpecial(const CompatSpec& spec, const std::vector<std::string>& a
   const std::string_view name = spec.name;
   if (name == "notify-keyspace-events") {
     if (a.size() != 1) return "wrong number of arguments";
+    // Redis keeps a set of classes and shows it in its own order, with 'A'
+    // for all of g$lshzxetd ('m' and 'n' are not in 'A').
+    constexpr std::string_view kClasses = "g$lshzxetdnKEm";
+    constexpr std::string_view kAll = "g$lshzxetd";
+    std::string seen;
     for (const char c : a[0]) {
-      if (std::string_view("Ag$lshzxeKEtmdn").find(c) == std::string_view::npos) {
+      if (c == 'A') {
+        seen += kAll;
+      } else if (kClasses.find(c) != std::string_view::npos) {
+        seen.push_back(c);
+      } else {
         return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
       }
     }
-    *out = a[0];
+    auto has = [&seen](char c) { return seen.find(c) != std::string::npos; };
+    bool all = true;
+    for (const char c : kAll) all = all && has(c);
+    // As Redis's keyspaceEventsFlagsToString, 'A' hides 'n' as well.
+    std::string shown = all ? "A" : "";
+    for (const char c : std::string_view("g$lshzxetdn")) {
+      if (!all && has(c)) shown.push_back(c);
+    }
+    for (const char c : std::string_view("KEm")) {
+      if (has(c)) shown.push_back(c);
+    }
+    *out = shown;
     return "";
   }
   if (name == "oom-score-adj-values") {
@@ -394,6 +415,8 @@ std::string SetCompat(const CompatSpec& spec, Config* config, const std::vector<
     return "lockd has no cluster mode: only 'no' is accepted";
   }
   if (name == "tls-port" && value != "0") return "lockd has no TLS support: only 0 is accepted";
+  // Redis takes any hz and shows it held to 1..500.
+  if (name == "hz") value = std::to_string(std::clamp<int64_t>(std::stoll(value), 1, 500));
   config->compat[spec.name] = value;
   return "";
 }

@@ -196,6 +196,23 @@ TEST_CASE("Redis 7.0 directives without a use in lockd load, validate, and show 
   CHECK(GetOne(c, "hash-max-ziplist-entries") == "64");
   CHECK(GetOne(Config(), "hash-max-listpack-entries") == "512");
 
+  // Values shown as Redis shows them.
+  Config shown;
+  REQUIRE(ConfigSetAtRuntime(&shown, "notify-keyspace-events", "KEA").ok());
+  CHECK(GetOne(shown, "notify-keyspace-events") == "AKE");
+  REQUIRE(ConfigSetAtRuntime(&shown, "notify-keyspace-events", "Exn").ok());
+  CHECK(GetOne(shown, "notify-keyspace-events") == "xnE");
+  REQUIRE(ConfigSetAtRuntime(&shown, "notify-keyspace-events", "AKEmn").ok());
+  CHECK(GetOne(shown, "notify-keyspace-events") == "AKEm");
+  REQUIRE(ConfigSetAtRuntime(&shown, "hz", "1000").ok());
+  CHECK(GetOne(shown, "hz") == "500");
+  REQUIRE(ConfigSetAtRuntime(&shown, "maxmemory-clients", "5%").ok());
+  CHECK(GetOne(shown, "maxmemory-clients") == "5%");
+  REQUIRE(ConfigSetAtRuntime(&shown, "oom-score-adj", "relative").ok());
+  CHECK(GetOne(shown, "oom-score-adj") == "yes");
+  CHECK(ConfigSetAtRuntime(&shown, "dbfilename", "x.rdb").message() ==
+        "can't set protected config");
+
   Config bad;
   CHECK(ParseConfigText("protected-mode maybe\n", "t.conf", &bad).message().find(
             "argument must be 'yes' or 'no'") != std::string::npos);
