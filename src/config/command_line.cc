@@ -150,6 +150,16 @@ Status ParseCommandLine(int argc, const char* const* argv, Config* config,
     if (Status s = ParseConfigText(text, "stdin", &parsed); !s.ok()) return s;
   }
   for (const Override& o : overrides) {
+    // redis-server reads its options as config lines, so `--include file`
+    // works there; it is the one non-directive line an option can be.
+    if (EqualsIgnoreCase(o.name, "include") && o.args.size() == 1) {
+      if (Status s = ParseConfigText("include " + QuoteConfigArg(o.args[0]), "the command line",
+                                     &parsed);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
     if (Status s = ApplyDirective(&parsed, o.name, o.args); !s.ok()) {
       return OverrideError(o, s.message());
     }

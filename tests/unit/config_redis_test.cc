@@ -264,6 +264,11 @@ TEST_CASE("include reads files relative to the working directory, globs in order
   Config top;
   REQUIRE(RunArgs({"top.conf"}, &top).ok());
   CHECK(top.port == 7001);
+  // And as an option, as redis-server reads its options as config lines.
+  Config opt;
+  REQUIRE(RunArgs({"--timeout", "3", "--include", "base.conf"}, &opt).ok());
+  CHECK(opt.port == 7001);
+  CHECK(opt.timeout == 5);
 
   Config bad;
   s = ParseConfigText("include missing.conf\n", "main.conf", &bad);
