@@ -14,6 +14,7 @@
 
 #include "lockd/config.h"
 #include "lockd/server.h"
+#include "util/dir_lock.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -88,11 +89,24 @@ int main(int argc, char** argv) {
     config.dir = cwd;
     free(cwd);
   }
-  if (config.daemonize) Daemonize();
   Status logging = LogInit(config.loglevel, config.logfile);
   if (!logging.ok()) {
     fmt::print(stderr, "{}\n", logging.message());
     return 1;
+  }
+  // Before anything else in `dir` is read or written (the log, its token
+  // file, temporary files, the pidfile): a second server on the same
+  // directory would share the log and issue the same tokens.
+  DirLock dir_lock;
+  if (Status locked = dir_lock.Acquire(config.dir); !locked.ok()) {
+    Log(LogLevel::kWarning, "{}", locked.message());
+    return 1;
+  }
+  if (config.daemonize) {
+    // The forked child inherits the locked descriptor; the parent's exit
+    // closes only its own copy, so the lock stays held throughout.
+    Daemonize();
+    if (Status s = dir_lock.RecordPid(getpid()); !s.ok()) Log(LogLevel::kWarning, "{}", s.message());
   }
   Log(LogLevel::kNotice, "lockd is starting");
   Log(LogLevel::kNotice, "lockd version={}, bits=64, pid={}, just started", kLockdVersion, getpid());
@@ -104,17 +118,23 @@ int main(int argc, char** argv) {
   } else {
     Log(LogLevel::kNotice, "Configuration loaded");
   }
-  if (!config.pidfile.empty()) {
+  Log(LogLevel::kNotice, "Running mode=standalone, port={}.", config.port);
+
+  // The pidfile is written once the listeners are up, and removed at exit
+  // only if this process wrote it: a start that fails to bind must leave a
+  // running server's pidfile alone.
+  bool pidfile_written = false;
+  options.on_listening = [&config, &pidfile_written] {
+    if (config.pidfile.empty()) return;
     if (FILE* f = fopen(config.pidfile.c_str(), "w")) {
       fprintf(f, "%d\n", static_cast<int>(getpid()));
       fclose(f);
+      pidfile_written = true;
     } else {
       Log(LogLevel::kWarning, "Failed to write PID file: {}", strerror(errno));
     }
-  }
-  Log(LogLevel::kNotice, "Running mode=standalone, port={}.", config.port);
-
+  };
   int code = RunServer(config, options);
-  if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
+  if (pidfile_written) unlink(config.pidfile.c_str());
   return code;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +58,10 @@ struct Config {
   std::string pidfile;  // empty: none
   bool daemonize = false;
   int64_t lock_max_waiters = 10000;
+
+  // Redis 7.0 directives accepted for compatibility, with no effect on
+  // lockd: canonical name -> the value CONFIG GET shows. Absent: the default.
+  std::map<std::string, std::string> compat;
 
   // Not a directive: the absolute path of the config file named on the
   // command line (empty when none), for CONFIG REWRITE and INFO's config_file.
@@ -122,10 +127,12 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
 Status ConfigSetAtRuntime(Config* config, std::string_view name, std::string_view value);
 
 // Redis 7's `CONFIG SET name value [name value ...]`: all or nothing. The
-// first unknown name, immutable directive, repeated directive (an alias
-// counts as its directive) or invalid value fails the whole call, leaving
+// first unknown name, protected (dir, dbfilename) or immutable directive,
+// repeated name (an alias is a name of its own, as in Redis 7.0) or invalid
+// value fails the whole call, leaving
 // `*config` unchanged; `*failed_name` is then the name to put in "possibly
-// related to argument '...'", or empty when the name is unknown (the message
+// related to argument '...'" (as given for a name error, as the table spells
+// it for a value error, as Redis does), or empty when the name is unknown (the message
 // is then complete, as for ConfigSetAtRuntime).
 Status ConfigSetManyAtRuntime(Config* config,
                               const std::vector<std::pair<std::string, std::string>>& pairs,

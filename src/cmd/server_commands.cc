@@ -28,22 +28,22 @@ void CmdConfigGet(CommandContext& ctx) {
 }
 
 void CmdConfigSet(CommandContext& ctx) {
-  if (ctx.argc() % 2 != 0) {
-    return ctx.Error(fmt::format(fmt::runtime(errors::kWrongArityFormat), "config|set"));
-  }
-  // All or nothing: apply to a copy, then keep it only if every pair worked.
-  Config updated = ctx.config();
+  // Redis 7.0: a name without its value is a syntax error (the arity check
+  // already refused fewer than one pair).
+  if (ctx.argc() % 2 != 0) return ctx.Error(errors::kSyntax);
+  std::vector<std::pair<std::string, std::string>> pairs;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
-    std::string_view name = ctx.argv[i];
-    if (!IsConfigName(name)) {
-      return ctx.Error(
-          fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name));
-    }
-    Status s = ConfigSetAtRuntime(&updated, name, ctx.argv[i + 1]);
-    if (!s.ok()) {
-      return ctx.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
-                                   name, s.message()));
-    }
+    pairs.emplace_back(std::string(ctx.argv[i]), std::string(ctx.argv[i + 1]));
+  }
+  // All or nothing, with Redis's checks in Redis's order: unknown,
+  // immutable and repeated names first, then the values.
+  Config updated = ctx.config();
+  std::string failed_name;
+  Status s = ConfigSetManyAtRuntime(&updated, pairs, &failed_name);
+  if (!s.ok()) {
+    if (failed_name.empty()) return ctx.Error(fmt::format("ERR {}", s.message()));
+    return ctx.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                                 failed_name, s.message()));
   }
   ctx.config() = std::move(updated);
   LogSetLevel(ctx.config().loglevel);

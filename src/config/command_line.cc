@@ -10,11 +10,16 @@
 #include <cstring>
 #include <filesystem>
 
+#include "config/config_files.h"
 #include "config/split_args.h"
 #include "lockd/config.h"
+#include "util/strings.h"
 
 namespace lockd {
 namespace {
+
+using config_internal::ReadAll;
+using config_internal::ReadConfigFile;
 
 // One `--name arg ...` override and where it stood on the command line.
 struct Override {
@@ -22,32 +27,6 @@ struct Override {
   std::vector<std::string> args;
   int argv_index = 0;
 };
-
-// Reads all of `fd` into `*out`; false with errno set on a read error.
-bool ReadAll(int fd, std::string* out) {
-  char buf[64 * 1024];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n == 0) return true;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    out->append(buf, static_cast<size_t>(n));
-  }
-}
-
-Status ReadConfigFile(const std::string& path, std::string* text) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || !ReadAll(fd, text)) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    return Status::Error(
-        fmt::format("Fatal error, can't open config file '{}': {}", path, std::strerror(err)));
-  }
-  ::close(fd);
-  return Status::Ok();
-}
 
 std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
@@ -136,6 +115,14 @@ Status ParseCommandLine(int argc, const char* const* argv, Config* config,
       o.args.assign(words.begin() + 1, words.end());
       o.argv_index = j;
       expecting_value = words.size() == 1;
+      // redis-server's one exception: a bare `--save` followed by another
+      // option, or last on the line, is `save ""` (snapshots off), since
+      // scripts build `--save` from an empty list.
+      if (expecting_value && EqualsIgnoreCase(o.name, "save") &&
+          (j == argc - 1 || std::string_view(argv[j + 1]).starts_with("--"))) {
+        o.args.emplace_back();
+        expecting_value = false;
+      }
       overrides.push_back(std::move(o));
     } else if (overrides.empty()) {
       return Status::Error(fmt::format(
@@ -163,6 +150,16 @@ Status ParseCommandLine(int argc, const char* const* argv, Config* config,
     if (Status s = ParseConfigText(text, "stdin", &parsed); !s.ok()) return s;
   }
   for (const Override& o : overrides) {
+    // redis-server reads its options as config lines, so `--include file`
+    // works there; it is the one non-directive line an option can be.
+    if (EqualsIgnoreCase(o.name, "include") && o.args.size() == 1) {
+      if (Status s = ParseConfigText("include " + QuoteConfigArg(o.args[0]), "the command line",
+                                     &parsed);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
     if (Status s = ApplyDirective(&parsed, o.name, o.args); !s.ok()) {
       return OverrideError(o, s.message());
     }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "config/config_files.h"
 #include "config/directives.h"
 #include "config/split_args.h"
 #include "config/values.h"
@@ -48,6 +49,15 @@ std::vector<std::string> SplitOnSpaces(std::string_view value) {
   return out;
 }
 
+bool IsProtected(const Directive& d) {
+  return std::string_view(d.name) == "dir" || std::string_view(d.name) == "dbfilename";
+}
+
+bool ProtectedConfigsAllowed(const Config& config) {
+  const auto it = config.compat.find("enable-protected-configs");
+  return it != config.compat.end() && it->second != "no";
+}
+
 Status UnknownForConfigSet(std::string_view name) {
   return Status::Error(
       fmt::format("Unknown option or number of arguments for CONFIG SET - '{}'", name));
@@ -55,13 +65,33 @@ Status UnknownForConfigSet(std::string_view name) {
 
 }  // namespace
 
-Status ApplyDirective(Config* config, std::string_view name, const std::vector<std::string>& args) {
+Status ApplyDirective(Config* config, std::string_view name,
+                      const std::vector<std::string>& given_args) {
   const std::string lower = ToLowerAscii(name);
   const Directive* d = FindDirective(lower);
   if (d == nullptr) {
+    if (config_internal::IsIgnoredRedisDirective(lower, given_args.size())) return Status::Ok();
+    if (lower == "rename-command" || lower == "user" || lower == "loadmodule" ||
+        lower == "sentinel") {
+      // Redis knows these, but taking them without their effect would leave
+      // a renamed (disabled) command, a user or a module silently missing.
+      return Status::Error(fmt::format("'{}' is not supported by lockd", lower));
+    }
     return Status::Error(
         fmt::format("Bad directive or wrong number of arguments: unknown directive '{}'", lower));
   }
+  // As redis-server's loader: a directive that takes several arguments,
+  // given exactly one non-empty argument, has that argument split again
+  // like a config line. This is how `--bind "127.0.0.1 -::1"`,
+  // `--save "900 1"` and `bind "127.0.0.1 -::1"` in a file all work, and
+  // how a value printed by CONFIG GET reads back in.
+  std::vector<std::string> split;
+  if (d->multi_arg && given_args.size() == 1 && !given_args[0].empty()) {
+    if (!SplitConfigArgs(given_args[0], &split)) split.clear();
+  } else {
+    split = given_args;
+  }
+  const std::vector<std::string>& args = split;
   const int count = static_cast<int>(args.size());
   if (count < d->min_args || (d->max_args >= 0 && count > d->max_args)) {
     const std::string expected =
@@ -69,7 +99,7 @@ Status ApplyDirective(Config* config, std::string_view name, const std::vector<s
     return Status::Error(fmt::format("Wrong number of arguments for '{}' (expected {}, got {})",
                                      lower, expected, count));
   }
-  const std::string reason = d->set(config, args);
+  const std::string reason = config_internal::SetDirectiveValue(*d, config, args);
   if (!reason.empty()) {
     return Status::Error(
         fmt::format("Invalid argument '{}' for '{}': {}", JoinArgs(args), lower, reason));
@@ -77,7 +107,40 @@ Status ApplyDirective(Config* config, std::string_view name, const std::vector<s
   return Status::Ok();
 }
 
+namespace {
+
+// Deep enough for any real layout, shallow enough that a file including
+// itself ends with an error instead of exhausting the stack.
+constexpr int kMaxIncludeDepth = 16;
+
+Status ParseConfigTextAt(std::string_view text, std::string_view origin, int depth,
+                         Config* config);
+
+// `include <pattern>`: the files are read at this point of the parent, so
+// that later lines override them and they override earlier ones, as in Redis.
+Status ApplyInclude(const std::string& pattern, int depth, Config* config) {
+  if (depth >= kMaxIncludeDepth) {
+    return Status::Error(fmt::format("Too many nested includes (more than {}) at '{}'",
+                                     kMaxIncludeDepth, pattern));
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  if (Status s = config_internal::ReadIncludedFiles(pattern, &files); !s.ok()) return s;
+  for (const auto& [path, text] : files) {
+    if (Status s = ParseConfigTextAt(text, path, depth + 1, config); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ParseConfigText(std::string_view text, std::string_view origin, Config* config) {
+  return ParseConfigTextAt(text, origin, 0, config);
+}
+
+namespace {
+
+Status ParseConfigTextAt(std::string_view text, std::string_view origin, int depth,
+                         Config* config) {
   Config updated = *config;
   std::vector<std::string> args;
   int line_number = 0;
@@ -95,6 +158,10 @@ Status ParseConfigText(std::string_view text, std::string_view origin, Config* c
       error = "Unbalanced quotes in configuration line";
     } else if (args.empty()) {
       continue;
+    } else if (EqualsIgnoreCase(args[0], "include") && args.size() == 2) {
+      // An error inside the included file names that file and line already.
+      if (Status s = ApplyInclude(args[1], depth, &updated); !s.ok()) return s;
+      continue;
     } else {
       const std::vector<std::string> rest(args.begin() + 1, args.end());
       if (Status s = ApplyDirective(&updated, args[0], rest); !s.ok()) error = s.message();
@@ -110,6 +177,8 @@ Status ParseConfigText(std::string_view text, std::string_view origin, Config* c
   return Status::Ok();
 }
 
+}  // namespace
+
 bool IsConfigName(std::string_view name) { return FindDirective(name) != nullptr; }
 
 bool IsConfigMutableAtRuntime(std::string_view name) {
@@ -121,7 +190,7 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
                                                            std::string_view pattern) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const Directive& d : config_internal::AllDirectives()) {
-    if (GlobMatch(pattern, d.name, /*nocase=*/true)) out.emplace_back(d.name, d.get(config));
+    if (GlobMatch(pattern, d.name, /*nocase=*/true)) out.emplace_back(d.name, config_internal::GetDirectiveValue(d, config));
   }
   return out;
 }
@@ -142,14 +211,17 @@ Status ConfigSetManyAtRuntime(Config* config,
     failed_name->clear();
     if (d == nullptr) return UnknownForConfigSet(name);
     *failed_name = name;
+    // dir and dbfilename are Redis's protected configs: refused unless
+    // enable-protected-configs allows them (lockd cannot change dir while
+    // running either way; that is then the immutable error).
+    if (IsProtected(*d) && !ProtectedConfigsAllowed(*config)) {
+      return Status::Error("can't set protected config");
+    }
     if (!d->runtime_mutable) return Status::Error("can't set immutable config");
     for (const Directive* seen : directives) {
-      // An alias writes the same field as its directive: busy-reply-threshold
-      // and lua-time-limit in one call are a repeat.
-      if (std::string_view(config_internal::CanonicalName(*seen)) ==
-          config_internal::CanonicalName(*d)) {
-        return Status::Error("duplicate parameter");
-      }
+      // As in Redis 7.0, an alias is a directive of its own here:
+      // busy-reply-threshold and lua-time-limit in one call is no repeat.
+      if (seen == d) return Status::Error("duplicate parameter");
     }
     directives.push_back(d);
   }
@@ -160,8 +232,10 @@ Status ConfigSetManyAtRuntime(Config* config,
     const std::string& value = pairs[i].second;
     const std::vector<std::string> args =
         d->multi_arg ? SplitOnSpaces(value) : std::vector<std::string>{value};
-    *failed_name = pairs[i].first;
-    const std::string reason = d->set(&updated, args);
+    // Redis names the directive as its table spells it (lower case), not
+    // as the client did.
+    *failed_name = d->name;
+    const std::string reason = config_internal::SetDirectiveValue(*d, &updated, args);
     if (!reason.empty()) return Status::Error(reason);
   }
   failed_name->clear();

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "config/values.h"
 
@@ -167,7 +168,7 @@ std::string SetAppendFsync(Config* c, const std::vector<std::string>& a) {
   } else if (EqualsIgnoreCase(a[0], "no")) {
     c->appendfsync = AppendFsync::kNo;
   } else {
-    return "argument must be one of the following: everysec, always, no";
+    return "argument(s) must be one of the following: everysec, always, no";
   }
   return "";
 }
@@ -182,7 +183,9 @@ std::string SetLogLevel(Config* c, const std::vector<std::string>& a) {
       return "";
     }
   }
-  return "argument must be one of the following: debug, verbose, notice, warning, nothing";
+  // Redis 7.0's text: its list has no "nothing" (7.2 added the level, which
+  // lockd takes as well).
+  return "argument(s) must be one of the following: debug, verbose, notice, warning";
 }
 
 std::string GetLogLevel(const Config& c) { return LogLevelName(c.loglevel); }
@@ -204,8 +207,12 @@ std::string SetOutputLimit(Config* c, const std::vector<std::string>& a) {
       return kObufClass;
     }
     OutputLimit limit;
+    // Redis keeps soft_seconds in an int; lockd holds it to the same range,
+    // which also keeps soft_seconds * 1000000 (its microsecond form) far
+    // from int64 overflow.
     if (!ParseMemory(a[i + 1], &limit.hard_bytes) || !ParseMemory(a[i + 2], &limit.soft_bytes) ||
-        !ParseInt64(a[i + 3], &limit.soft_seconds) || limit.soft_seconds < 0) {
+        !ParseInt64(a[i + 3], &limit.soft_seconds) || limit.soft_seconds < 0 ||
+        limit.soft_seconds > kInt32Max) {
       return kObufValue;
     }
     *target = limit;
@@ -271,10 +278,12 @@ const Directive kDirectives[] = {
      GetInt<&Config::auto_aof_rewrite_percentage>},
     {"auto-aof-rewrite-min-size", 1, 1, kRuntime, false,
      SetMem<&Config::auto_aof_rewrite_min_size, 0>, GetInt<&Config::auto_aof_rewrite_min_size>},
-    {"lua-time-limit", 1, 1, kRuntime, false, SetInt<&Config::lua_time_limit, 0, kInt64Max>,
-     GetInt<&Config::lua_time_limit>},
+    // Redis 7.0's name is busy-reply-threshold, lua-time-limit its alias;
+    // CONFIG SET errors name the former, as Redis's do.
     {"busy-reply-threshold", 1, 1, kRuntime, false, SetInt<&Config::lua_time_limit, 0, kInt64Max>,
-     GetInt<&Config::lua_time_limit>, "lua-time-limit"},
+     GetInt<&Config::lua_time_limit>},
+    {"lua-time-limit", 1, 1, kRuntime, false, SetInt<&Config::lua_time_limit, 0, kInt64Max>,
+     GetInt<&Config::lua_time_limit>, "busy-reply-threshold"},
     {"proto-max-bulk-len", 1, 1, kRuntime, false, SetMem<&Config::proto_max_bulk_len, kOneMb>,
      GetInt<&Config::proto_max_bulk_len>},
     {"client-query-buffer-limit", 1, 1, kRuntime, false,
@@ -287,19 +296,44 @@ const Directive kDirectives[] = {
     {"daemonize", 1, 1, kImmutable, false, SetBool<&Config::daemonize>,
      GetBool<&Config::daemonize>},
     {"save", 1, -1, kRuntime, true, SetSave, GetSave},
-    {"lock-max-waiters", 1, 1, kRuntime, false, SetInt<&Config::lock_max_waiters, 1, kInt64Max>,
+    // The engine counts waiters per key in 32 bits.
+    {"lock-max-waiters", 1, 1, kRuntime, false, SetInt<&Config::lock_max_waiters, 1, kUInt32Max>,
      GetInt<&Config::lock_max_waiters>},
 };
 
 }  // namespace
 
-std::span<const Directive> AllDirectives() { return kDirectives; }
+std::span<const Directive> AllDirectives() {
+  static const std::vector<Directive> all = [] {
+    std::vector<Directive> out(std::begin(kDirectives), std::end(kDirectives));
+    for (const CompatSpec& spec : CompatDirectives()) {
+      const int max_args = spec.multi_arg ? -1 : 1;
+      out.push_back({spec.name, 1, max_args, spec.runtime_mutable, spec.multi_arg, nullptr, nullptr,
+                     nullptr, &spec});
+      if (spec.alias != nullptr) {
+        out.push_back({spec.alias, 1, max_args, spec.runtime_mutable, spec.multi_arg, nullptr,
+                       nullptr, spec.name, &spec});
+      }
+    }
+    return out;
+  }();
+  return all;
+}
 
 const Directive* FindDirective(std::string_view name) {
-  for (const Directive& d : kDirectives) {
+  for (const Directive& d : AllDirectives()) {
     if (EqualsIgnoreCase(name, d.name)) return &d;
   }
   return nullptr;
+}
+
+std::string SetDirectiveValue(const Directive& d, Config* config,
+                              const std::vector<std::string>& args) {
+  return d.compat != nullptr ? SetCompat(*d.compat, config, args) : d.set(config, args);
+}
+
+std::string GetDirectiveValue(const Directive& d, const Config& config) {
+  return d.compat != nullptr ? GetCompat(*d.compat, config) : d.get(config);
 }
 
 }  // namespace lockd::config_internal

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/compat_directives.h"
 #include "lockd/config.h"
 
 namespace lockd::config_internal {
@@ -29,14 +30,24 @@ struct Directive {
   std::string (*get)(const Config& config);
   // For an alias, the directive it stands for; nullptr otherwise.
   const char* alias_of = nullptr;
+  // For a Redis directive accepted for compatibility only: its rule (then
+  // `set` and `get` are null).
+  const CompatSpec* compat = nullptr;
 };
+
+// Validates and stores `args` for `d` ("" or Redis's reason), and shows its
+// value, whichever kind of directive it is.
+std::string SetDirectiveValue(const Directive& d, Config* config,
+                              const std::vector<std::string>& args);
+std::string GetDirectiveValue(const Directive& d, const Config& config);
 
 // The directive's own name, or for an alias the name it stands for.
 inline const char* CanonicalName(const Directive& d) { return d.alias_of ? d.alias_of : d.name; }
 
-// Every directive, in the order CONFIG GET lists them. Aliases (Redis 7's
-// busy-reply-threshold for lua-time-limit) are entries of their own that
-// read and write the same field.
+// Every directive, in the order CONFIG GET lists them: lockd's own, then the
+// Redis compatibility ones. Aliases (Redis 7's lua-time-limit for
+// busy-reply-threshold) are entries of their own that read and write the
+// same field.
 std::span<const Directive> AllDirectives();
 
 // Case-insensitive lookup; nullptr when unknown.

@@ -69,6 +69,7 @@ int Server::Run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 1;
   }
+  if (options_.on_listening) options_.on_listening();
 
   uv_prepare_init(&loop_, &before_sleep_);
   before_sleep_.data = this;
