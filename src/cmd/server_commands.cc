@@ -81,6 +81,18 @@ void CmdTime(CommandContext& ctx) {
   ctx.reply().Bulk(std::to_string(now.us % 1'000'000));
 }
 
+// WAIT numreplicas timeout: Redis's argument checks; the reply is the count
+// of replicas that acknowledged, which is 0 on a server without replicas.
+// Redis blocks until the timeout when numreplicas > 0 (there being nothing to
+// wait for); lockd replies 0 at once.
+void CmdWait(CommandContext& ctx) {
+  int64_t replicas, timeout;
+  if (!ParseInt64(ctx.argv[1], &replicas)) return ctx.Error(errors::kNotInteger);
+  if (!ParseInt64(ctx.argv[2], &timeout)) return ctx.Error(errors::kWaitTimeoutNotInteger);
+  if (timeout < 0) return ctx.Error(errors::kTimeoutNegative);
+  ctx.reply().Integer(0);
+}
+
 void CmdShutdown(CommandContext& ctx) {
   for (size_t i = 1; i < ctx.argc(); ++i) {
     std::string_view opt = ctx.argv[i];
@@ -165,6 +177,20 @@ void AddServerCommands(std::vector<CommandSpec>* out) {
       .since = "2.6.0",
       .group = "server",
       .complexity = "O(1)",
+  });
+  out->push_back(CommandSpec{
+      .name = "wait",
+      .arity = 3,
+      .flags = kCmdNoScript,
+      .handler = CmdWait,
+      .acl_categories = {"@slow", "@connection"},
+      .summary = "Blocks until the asynchronous replication of all preceding write commands "
+                 "sent by the connection is completed",
+      .since = "3.0.0",
+      .group = "generic",
+      .complexity = "O(1)",
+      .args = {ArgDoc{.name = "numreplicas", .type = "integer"},
+               ArgDoc{.name = "timeout", .type = "integer"}},
   });
   out->push_back(CommandSpec{
       .name = "shutdown",
