@@ -459,7 +459,7 @@ TEST_CASE("parity: INFO commandstats, errorstats, latencystats and keyspace hits
   std::map<std::string, std::string> l = CommandStats(p.lockd), r = CommandStats(p.redis);
   CHECK(!l.empty());
   CHECK(l == r);
-  for (const auto& [name, stats] : r) CHECK_MESSAGE(l[name] == stats, name);
+  for (const auto& entry : r) CHECK_MESSAGE(l[entry.first] == entry.second, entry.first);
   // Errors by code, byte for byte (both sorted by name).
   p.Same({"INFO", "errorstats"});
   CHECK(LatencyNames(p.lockd) == LatencyNames(p.redis));
