@@ -1,6 +1,7 @@
 // INFO: Redis's sections and field names where they apply, so that client
 // ready-checks (loading:0) and the Prometheus redis_exporter can read lockd,
-// plus a "# Locks" section of lockd's own.
+// plus a "# Locks" section of lockd's own. Commandstats, errorstats and
+// latencystats come from the dispatcher's counters (cmd/command_stats.h).
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>

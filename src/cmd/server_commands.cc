@@ -1,5 +1,5 @@
-// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN. INFO
-// and COMMAND live in their own files.
+// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN, WAIT.
+// INFO and COMMAND live in their own files.
 #include <fmt/format.h>
 
 #include "util/strings.h"
