@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "util/check.h"
@@ -103,11 +104,14 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   ++stats_.commands_processed;
   CallStats& calls = call_stats_[spec->stats_index];
   uint64_t errors_before = stats_.error_replies;
-  // The handler's own time, read around it (a pipelined batch shares `now`).
-  MonoTime start = clock_->Now();
+  // The handler's time for INFO commandstats, with one clock read per
+  // command: a pipelined batch shares `now`, so a command starts at the later
+  // of `now` and the end of the command before it.
+  MonoTime start = std::max(now, last_command_end_);
   CommandContext ctx{*this, session, argv, *spec, now};
   spec->handler(ctx);
   MonoTime end = clock_->Now();
+  last_command_end_ = end;
   auto micros = static_cast<uint64_t>(std::max<int64_t>(end.us - start.us, 0));
   ++calls.calls;
   calls.micros += micros;

@@ -124,6 +124,7 @@ class Commands final : public WaitListener {
   RateSampler input_rate_;
   RateSampler output_rate_;
   int64_t next_rate_sample_us_ = 0;
+  MonoTime last_command_end_;
   std::string run_id_;
   MonoTime started_;
 };
