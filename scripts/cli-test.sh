@@ -112,6 +112,10 @@ else
   not_ok "LOCK.INFO ttl_ms is within the lease" "got '$ttl'"
 fi
 check "GET shows the holder" "$(cli GET seat:1)" "alice"
+# redis-cli --bigkeys walks SCAN, then sizes each string key with STRLEN.
+bigkeys=$(cli --bigkeys | tr '\n' ' ')
+check_match "redis-cli --bigkeys sizes the locks as strings" "$bigkeys" \
+  "Biggest string found '\"seat:1\"' has 5 bytes .*1 strings with 5 bytes"
 
 # ---- Renew ----
 

@@ -168,9 +168,9 @@ class Engine {
   // listener is not called.
   void CancelWait(Waiter* waiter);
 
-  // Visits up to about `count` slots of the keyspace starting at `cursor` and
-  // calls `visit` for each lease held at `now`; returns the next cursor, 0 when
-  // the scan is complete. A key held for the whole scan is visited at least
+  // Calls `visit` for each lease held at `now` from `cursor` on, until about
+  // `count` leases were visited or 10 * `count` slots were walked (as Redis's
+  // SCAN COUNT); returns the next cursor, 0 when the scan is complete. A key held for the whole scan is visited at least
   // once unless the table resized meanwhile (see DESIGN.md).
   // Leases past their deadline are skipped, not expired; `visit` must not
   // call into the engine.

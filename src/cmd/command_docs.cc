@@ -3,6 +3,8 @@
 // clients' key lookup) see exactly the commands that run.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "util/strings.h"
 #include "cmd/commands.h"
 #include "util/errors.h"
@@ -168,7 +170,8 @@ void CmdCommandInfo(CommandContext& ctx) {
   for (size_t i = 2; i < ctx.argc(); ++i) {
     const CommandSpec* spec = FindByFullName(ctx.argv[i]);
     if (spec == nullptr) {
-      ctx.reply().NullArray();
+      // Redis replies a null bulk here ($-1 in RESP2).
+      ctx.reply().Null();
     } else {
       WriteInfo(ctx.reply(), *spec);
     }
@@ -233,6 +236,29 @@ void CmdCommandList(CommandContext& ctx) {
   for (const std::string& n : names) ctx.reply().Bulk(n);
 }
 
+// COMMAND GETKEYS cmd arg...: the key positions of the table entry, with
+// Redis's checks in its order.
+void CmdCommandGetKeys(CommandContext& ctx) {
+  const CommandSpec* spec = CommandTable::Get().Find(ctx.argv[2]);
+  if (spec != nullptr && !spec->subcommands.empty() && ctx.argc() >= 4) {
+    spec = spec->FindSubcommand(ctx.argv[3]);
+  }
+  size_t argc = ctx.argc() - 2;
+  if (spec == nullptr) return ctx.Error(errors::kInvalidCommandSpecified);
+  if (spec->first_key == 0) return ctx.Error(errors::kCommandHasNoKeys);
+  bool arity_ok = spec->arity >= 0 ? argc == static_cast<size_t>(spec->arity)
+                                   : argc >= static_cast<size_t>(-spec->arity);
+  if (!arity_ok) return ctx.Error(errors::kInvalidArgumentCount);
+  int64_t last = spec->last_key >= 0 ? spec->last_key : static_cast<int64_t>(argc) + spec->last_key;
+  std::vector<std::string_view> keys;
+  for (int64_t i = spec->first_key; i <= last && i < static_cast<int64_t>(argc);
+       i += std::max(spec->key_step, 1)) {
+    keys.push_back(ctx.argv[static_cast<size_t>(i) + 2]);
+  }
+  ctx.reply().Array(keys.size());
+  for (std::string_view k : keys) ctx.reply().Bulk(k);
+}
+
 void CmdCommandHelp(CommandContext& ctx) {
   static const char* const kLines[] = {
       "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -250,6 +276,8 @@ void CmdCommandHelp(CommandContext& ctx) {
       "    Return documentation details about multiple commands.",
       "    If no command names are given, documentation details for all",
       "    commands are returned.",
+      "GETKEYS <full-command>",
+      "    Return the keys from a full command.",
       "HELP",
       "    Print this help.",
   };
@@ -300,6 +328,9 @@ void AddCommandCommand(std::vector<CommandSpec>* out) {
                   .args = {ArgDoc{.name = "module-name", .type = "string", .token = "MODULE"},
                            ArgDoc{.name = "category", .type = "string", .token = "ACLCAT"},
                            ArgDoc{.name = "pattern", .type = "pattern", .token = "PATTERN"}}}}),
+      Sub("getkeys", -4, CmdCommandGetKeys, "Extracts the key names from an arbitrary command",
+          {ArgDoc{.name = "command", .type = "string"},
+           ArgDoc{.name = "arg", .type = "string", .flags = ArgDoc::kOptional | ArgDoc::kMultiple}}),
       Sub("help", 2, CmdCommandHelp, "Returns helpful text about the different subcommands"),
   };
   out->push_back(std::move(command));

@@ -47,6 +47,8 @@ CommandTable::CommandTable() {
   // parent pointers stay valid.
   for (auto& [name, spec] : by_name_) {
     Link(&spec);
+    spec.stats_index = stats_slots_++;
+    for (CommandSpec& sub : spec.subcommands) sub.stats_index = stats_slots_++;
     ordered_.push_back(&spec);
   }
   std::sort(ordered_.begin(), ordered_.end(),

@@ -60,6 +60,8 @@ struct CommandSpec {
   std::vector<CommandSpec> subcommands;
   std::string full_name;  // "client|list" for subcommands; set by CommandTable::Add
   const CommandSpec* parent = nullptr;
+  // Where Commands keeps this entry's call statistics; set by CommandTable.
+  size_t stats_index = 0;
 
   const CommandSpec* FindSubcommand(std::string_view name) const;
 };
@@ -71,6 +73,8 @@ class CommandTable {
 
   const CommandSpec* Find(std::string_view name) const;  // case-insensitive
   const std::vector<const CommandSpec*>& All() const { return ordered_; }
+  // Every command and subcommand has a distinct stats_index below this.
+  size_t stats_slots() const { return stats_slots_; }
 
  private:
   CommandTable();
@@ -78,6 +82,7 @@ class CommandTable {
 
   std::unordered_map<std::string, CommandSpec> by_name_;
   std::vector<const CommandSpec*> ordered_;
+  size_t stats_slots_ = 0;
 };
 
 // Each command family registers its entries (in its own file).

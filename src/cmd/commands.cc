@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <random>
+
 #include "util/check.h"
 #include "util/errors.h"
 
@@ -24,6 +27,15 @@ std::string Uppercase(std::string_view s) {
   return out;
 }
 
+// 40 hex digits, new at every start, as Redis's run_id: tells a restart
+// apart from a long uptime.
+std::string RandomRunId() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 5; ++i) id += fmt::format("{:08x}", random());
+  return id;
+}
+
 bool ArityMatches(int arity, size_t argc) {
   if (arity >= 0) return argc == static_cast<size_t>(arity);
   return argc >= static_cast<size_t>(-arity);
@@ -38,6 +50,8 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
       clock_(clock),
       durability_(std::make_unique<aof::Durability>(config, clock, files)),
       engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, durability_.get())),
+      call_stats_(CommandTable::Get().stats_slots()),
+      run_id_(RandomRunId()),
       started_(clock->Now()) {
   durability_->set_engine(engine_.get());
 }
@@ -67,29 +81,58 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   // Redis's order: an unknown command or a wrong arity is reported even
   // before authentication.
   if (!ArityMatches(spec->arity, argv.size())) {
-    Reject(session, fmt::format(fmt::runtime(errors::kWrongArityFormat), spec->full_name));
+    Reject(session, fmt::format(fmt::runtime(errors::kWrongArityFormat), spec->full_name), spec);
     return;
   }
   if (!session.authenticated && !(spec->flags & kCmdNoAuth)) {
-    Reject(session, errors::kNoAuth);
+    Reject(session, errors::kNoAuth, spec);
     return;
   }
 
   // Redis's order: changes are refused while the log cannot be written,
   // and everything but a few connection and admin commands while it loads.
   if ((spec->flags & kCmdWrite) && durability_->refusing_writes()) {
-    Reject(session, durability_->misconf_error());
+    Reject(session, durability_->misconf_error(), spec);
     return;
   }
   if (durability_->loading() && !(spec->flags & kCmdLoading)) {
-    Reject(session, errors::kLoading);
+    Reject(session, errors::kLoading, spec);
     return;
   }
 
   session.last_command = spec;
   ++stats_.commands_processed;
+  CallStats& calls = call_stats_[spec->stats_index];
+  uint64_t errors_before = stats_.error_replies;
+  // The handler's time for INFO commandstats, with one clock read per
+  // command: a pipelined batch shares `now`, so a command starts at the later
+  // of `now` and the end of the command before it.
+  MonoTime start = std::max(now, last_command_end_);
   CommandContext ctx{*this, session, argv, *spec, now};
   spec->handler(ctx);
+  MonoTime end = clock_->Now();
+  last_command_end_ = end;
+  auto micros = static_cast<uint64_t>(std::max<int64_t>(end.us - start.us, 0));
+  ++calls.calls;
+  calls.micros += micros;
+  // Allocated once per command name, at its first call.
+  if (!calls.latency) calls.latency = std::make_unique<LatencyHistogram>();
+  calls.latency->Record(micros);
+  if (stats_.error_replies != errors_before) ++calls.failed_calls;
+  if (end.us >= next_rate_sample_us_) SampleRates(end);
+}
+
+void Commands::SampleRates(MonoTime now) {
+  next_rate_sample_us_ = now.us + RateSampler::kPeriodMicros;
+  ops_rate_.Sample(now.us, stats_.commands_processed);
+  ServerStatus st = server_->Stats();
+  input_rate_.Sample(now.us, st.total_net_input_bytes);
+  output_rate_.Sample(now.us, st.total_net_output_bytes);
+}
+
+void Commands::NoteErrorReply(std::string_view message) {
+  ++stats_.error_replies;
+  error_counts_.Note(message);
 }
 
 void Commands::ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv) {
@@ -104,9 +147,10 @@ void Commands::ReplyUnknownCommand(Session& session, const std::vector<std::stri
                               argv[0].substr(0, 128), args));
 }
 
-void Commands::Reject(Session& session, std::string_view message) {
+void Commands::Reject(Session& session, std::string_view message, const CommandSpec* spec) {
   ++stats_.rejected_calls;
-  ++stats_.error_replies;
+  if (spec != nullptr) ++call_stats_[spec->stats_index].rejected_calls;
+  NoteErrorReply(message);
   session.reply.Error(message);
 }
 
@@ -122,7 +166,7 @@ bool Commands::Unblock(Session& session, bool with_error) {
   engine_->CancelWait(session.waiter);
   session.waiter = nullptr;
   if (with_error) {
-    NoteErrorReply();
+    NoteErrorReply(errors::kUnblocked);
     session.reply.Error(errors::kUnblocked);
   } else {
     session.reply.Null();
@@ -149,6 +193,11 @@ void Commands::OnWaitTimedOut(void* context) {
 
 void Commands::ResetStats() {
   stats_ = CommandStats{};
+  for (CallStats& calls : call_stats_) calls = CallStats{};
+  error_counts_.Clear();
+  ops_rate_.Clear();
+  input_rate_.Clear();
+  output_rate_.Clear();
   engine_->ResetStats();
 }
 

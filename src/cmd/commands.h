@@ -9,11 +9,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "aof/durability.h"
+#include "cmd/command_stats.h"
 #include "cmd/command_table.h"
 #include "cmd/server_hooks.h"
 #include "cmd/session.h"
@@ -28,6 +31,9 @@ struct CommandStats {
   uint64_t unknown_commands = 0;
   uint64_t rejected_calls = 0;  // arity, auth and other dispatcher refusals
   uint64_t error_replies = 0;
+  // Reads of a key by GET, EXISTS, TYPE, TTL, ... that found it or not.
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
 };
 
 class Commands;
@@ -47,6 +53,8 @@ struct CommandContext {
   size_t argc() const { return argv.size(); }
   // Replies an error (text from util/errors.h) and counts it for INFO.
   void Error(std::string_view message);
+  // The lease on `key` for a read command, counted as a keyspace hit or miss.
+  std::optional<LeaseView> ReadKey(std::string_view key);
   // Replies a subcommand's HELP text: one status line per entry.
   void Help(std::span<const char* const> lines);
 };
@@ -75,7 +83,21 @@ class Commands final : public WaitListener {
   const CommandStats& stats() const { return stats_; }
   void ResetStats();
   MonoTime started() const { return started_; }
-  void NoteErrorReply() { ++stats_.error_replies; }
+  // Counts an error reply for INFO stats and errorstats (by its code; a
+  // protocol error without the text counts as ERR).
+  void NoteErrorReply(std::string_view message = "ERR");
+  // INFO commandstats/errorstats/latencystats and the instantaneous rates.
+  const CallStats& call_stats(const CommandSpec& spec) const {
+    return call_stats_[spec.stats_index];
+  }
+  void NoteKeyRead(bool hit) { ++(hit ? stats_.keyspace_hits : stats_.keyspace_misses); }
+  const ErrorCounts& error_counts() const { return error_counts_; }
+  const std::string& run_id() const { return run_id_; }
+  // Feeds the instantaneous_* samplers (every command does; INFO too).
+  void SampleRates(MonoTime now);
+  double ops_per_sec() const { return ops_rate_.PerSecond(); }
+  double input_kbps() const { return input_rate_.PerSecond() / 1024; }
+  double output_kbps() const { return output_rate_.PerSecond() / 1024; }
   // Applies configuration that the engine or logging caches (after CONFIG SET).
   void ConfigChanged();
 
@@ -85,8 +107,9 @@ class Commands final : public WaitListener {
 
  private:
   void ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv);
-  // A dispatcher refusal: the error reply, counted for INFO.
-  void Reject(Session& session, std::string_view message);
+  // A dispatcher refusal: the error reply, counted for INFO (and against
+  // `spec`, when the command is known).
+  void Reject(Session& session, std::string_view message, const CommandSpec* spec = nullptr);
 
   Config* config_;
   ServerHooks* server_;
@@ -95,6 +118,14 @@ class Commands final : public WaitListener {
   std::unique_ptr<aof::Durability> durability_;
   std::unique_ptr<Engine> engine_;
   CommandStats stats_;
+  std::vector<CallStats> call_stats_;  // by CommandSpec::stats_index
+  ErrorCounts error_counts_;
+  RateSampler ops_rate_;
+  RateSampler input_rate_;
+  RateSampler output_rate_;
+  int64_t next_rate_sample_us_ = 0;
+  MonoTime last_command_end_;
+  std::string run_id_;
   MonoTime started_;
 };
 
@@ -105,11 +136,17 @@ inline int64_t RemainingMillis(const LeaseView& lease, MonoTime now) {
   return (lease.deadline->us - now.us + 999) / 1000;
 }
 
+inline std::optional<LeaseView> CommandContext::ReadKey(std::string_view key) {
+  std::optional<LeaseView> lease = commands.engine().Find(key, now);
+  commands.NoteKeyRead(lease.has_value());
+  return lease;
+}
+
 inline Engine& CommandContext::engine() { return commands.engine(); }
 inline Config& CommandContext::config() { return commands.config(); }
 inline ServerHooks& CommandContext::server() { return commands.server(); }
 inline void CommandContext::Error(std::string_view message) {
-  commands.NoteErrorReply();
+  commands.NoteErrorReply(message);
   session.reply.Error(message);
 }
 inline void CommandContext::Help(std::span<const char* const> lines) {

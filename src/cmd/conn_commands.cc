@@ -54,7 +54,8 @@ void CmdReset(CommandContext& ctx) {
   Session& s = ctx.session;
   s.reply.set_protocol(2);
   s.name.clear();
-  s.no_evict = false;
+  // Redis 7.0 keeps CLIENT NO-EVICT across RESET; NO-TOUCH (a later
+  // release's flag) is cleared, as that release does.
   s.no_touch = false;
   s.authenticated = ctx.config().requirepass.empty();
   s.reply.Simple("RESET");
@@ -117,7 +118,7 @@ void CmdHello(CommandContext& ctx) {
     }
     ctx.session.authenticated = true;
   }
-  if (!ctx.session.authenticated) return ctx.Error(errors::kHelloNoAuth);
+  if (!ctx.session.authenticated) return ctx.Error(errors::kHelloNeedsAuth);
   if (setname) {
     if (!ValidClientInfo(name)) return ctx.Error(errors::kBadClientName);
     ctx.session.name = std::string(name);
@@ -200,30 +201,27 @@ void CmdClientSetInfo(CommandContext& ctx) {
 }
 
 void CmdClientList(CommandContext& ctx) {
+  // Redis 7.0's forms: no option, TYPE <type>, or ID <id> [<id> ...].
   std::vector<uint64_t> ids;
   bool by_id = false;
-  for (size_t i = 2; i < ctx.argc(); ++i) {
-    if (EqualsIgnoreCase(ctx.argv[i], "type") && i + 1 < ctx.argc()) {
-      std::string_view type = ctx.argv[++i];
-      if (EqualsIgnoreCase(type, "normal")) continue;
-      if (EqualsIgnoreCase(type, "master") || EqualsIgnoreCase(type, "replica") ||
-          EqualsIgnoreCase(type, "slave") || EqualsIgnoreCase(type, "pubsub")) {
-        by_id = true;  // lockd has no clients of those types: list nothing
-        continue;
-      }
+  if (ctx.argc() == 4 && EqualsIgnoreCase(ctx.argv[2], "type")) {
+    std::string_view type = ctx.argv[3];
+    if (EqualsIgnoreCase(type, "master") || EqualsIgnoreCase(type, "replica") ||
+        EqualsIgnoreCase(type, "slave") || EqualsIgnoreCase(type, "pubsub")) {
+      by_id = true;  // lockd has no clients of those types: list nothing
+    } else if (!EqualsIgnoreCase(type, "normal")) {
       return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), type));
-    } else if (EqualsIgnoreCase(ctx.argv[i], "id") && i + 1 < ctx.argc()) {
-      by_id = true;
-      for (++i; i < ctx.argc(); ++i) {
-        int64_t id;
-        if (!ParseInt64(ctx.argv[i], &id) || id < 1) {
-          return ctx.Error("ERR Invalid client ID");
-        }
-        ids.push_back(static_cast<uint64_t>(id));
-      }
-    } else {
-      return ctx.Error(errors::kSyntax);
     }
+  } else if (ctx.argc() > 3 && EqualsIgnoreCase(ctx.argv[2], "id")) {
+    by_id = true;
+    for (size_t i = 3; i < ctx.argc(); ++i) {
+      int64_t id;
+      // Any integer is an id; those of no client list nothing.
+      if (!ParseInt64(ctx.argv[i], &id)) return ctx.Error(errors::kInvalidClientId);
+      if (id > 0) ids.push_back(static_cast<uint64_t>(id));
+    }
+  } else if (ctx.argc() != 2) {
+    return ctx.Error(errors::kSyntax);
   }
   std::string out;
   ctx.server().ForEachSession([&](Session& s) {
@@ -252,7 +250,7 @@ void CmdClientKill(CommandContext& ctx) {
   // New form: filters, all of which must match; replies the count.
   if ((ctx.argc() - 2) % 2 != 0) return ctx.Error(errors::kSyntax);
   std::optional<uint64_t> id;
-  std::optional<std::string_view> addr, laddr, user;
+  std::optional<std::string_view> addr, laddr;
   bool skipme = true;
   bool type_none = false;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
@@ -266,7 +264,10 @@ void CmdClientKill(CommandContext& ctx) {
     } else if (EqualsIgnoreCase(opt, "laddr")) {
       laddr = value;
     } else if (EqualsIgnoreCase(opt, "user")) {
-      user = value;
+      // The default user is the only one there is.
+      if (value != "default") {
+        return ctx.Error(fmt::format(fmt::runtime(errors::kNoSuchUserFormat), value));
+      }
     } else if (EqualsIgnoreCase(opt, "skipme")) {
       if (EqualsIgnoreCase(value, "yes")) {
         skipme = true;
@@ -293,7 +294,6 @@ void CmdClientKill(CommandContext& ctx) {
     if (id && s.id != *id) return;
     if (addr && s.addr != *addr) return;
     if (laddr && s.laddr != *laddr) return;
-    if (user && *user != "default") return;
     if (skipme && &s == &ctx.session) return;
     victims.push_back(&s);
   });
@@ -302,6 +302,11 @@ void CmdClientKill(CommandContext& ctx) {
 }
 
 void CmdClientUnblock(CommandContext& ctx) {
+  // Redis's table allows any count from 3, then its handler takes 3 or 4.
+  if (ctx.argc() > 4) {
+    return ctx.Error(fmt::format(fmt::runtime(errors::kSubcommandSyntaxFormat), ctx.argv[1],
+                                 "CLIENT"));
+  }
   int64_t id;
   if (!ParseInt64(ctx.argv[2], &id)) return ctx.Error(errors::kNotInteger);
   bool with_error = false;
@@ -346,8 +351,9 @@ void CmdClientHelp(CommandContext& ctx) {
       "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
       "    USER <username>, TYPE normal|master|replica|pubsub, SKIPME (YES|NO).",
       "LIST [options ...]",
-      "    Return information about client connections. Options: TYPE "
-      "(NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
+      // One literal per line: adjacent literals in this array would look
+      // like a missing comma.
+      "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
       "    Unblock the specified blocked client.",
       "SETNAME <name>",

@@ -1,6 +1,7 @@
 // INFO: Redis's sections and field names where they apply, so that client
 // ready-checks (loading:0) and the Prometheus redis_exporter can read lockd,
-// plus a "# Locks" section of lockd's own.
+// plus a "# Locks" section of lockd's own. Commandstats, errorstats and
+// latencystats come from the dispatcher's counters (cmd/command_stats.h).
 #include <malloc.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -39,7 +40,8 @@ std::string HumanBytes(double n) {
 
 struct Section {
   const char* name;
-  bool in_default;
+  const char* title;
+  bool in_default;  // INFO and INFO default; INFO all and everything show every section
   void (*write)(CommandContext& ctx, std::string* out);
 };
 
@@ -53,11 +55,12 @@ void WriteServer(CommandContext& ctx, std::string* out) {
       "redis_version:{}\r\nlockd_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n"
       "redis_mode:standalone\r\nos:{} {} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX "
       "clock_gettime\r\nmultiplexing_api:epoll\r\ngcc_version:{}.{}.{}\r\nprocess_id:{}\r\n"
-      "process_supervised:no\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\n"
+      "process_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\n"
+      "uptime_in_seconds:{}\r\n"
       "uptime_in_days:{}\r\nhz:0\r\nconfigured_hz:0\r\nexecutable:{}\r\nconfig_file:{}\r\n"
       "io_threads_active:0\r\n",
       kCompatibleRedisVersion, kLockdVersion, u.sysname, u.release, u.machine, __GNUC__,
-      __GNUC_MINOR__, __GNUC_PATCHLEVEL__, getpid(), st.tcp_port, wall.us, uptime,
+      __GNUC_MINOR__, __GNUC_PATCHLEVEL__, getpid(), ctx.commands.run_id(), st.tcp_port, wall.us, uptime,
       uptime / 86400, st.executable, st.config_file);
 }
 
@@ -94,12 +97,17 @@ void WriteStats(CommandContext& ctx, std::string* out) {
   const EngineStats& es = ctx.engine().stats();
   *out += fmt::format(
       "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n"
-      "total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n"
-      "expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n"
+      "instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n"
+      "instantaneous_input_kbps:{:.2f}\r\ninstantaneous_output_kbps:{:.2f}\r\n"
+      "rejected_connections:{}\r\n"
+      "expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n"
       "pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n"
       "unexpected_error_replies:0\r\n",
-      st.total_connections_received, cs.commands_processed, st.total_net_input_bytes,
-      st.total_net_output_bytes, st.rejected_connections, es.expiries, cs.error_replies);
+      st.total_connections_received, cs.commands_processed,
+      static_cast<int64_t>(ctx.commands.ops_per_sec()), st.total_net_input_bytes,
+      st.total_net_output_bytes, ctx.commands.input_kbps(), ctx.commands.output_kbps(),
+      st.rejected_connections, es.expiries, cs.keyspace_hits, cs.keyspace_misses,
+      cs.error_replies);
 }
 
 void WriteReplication(CommandContext&, std::string* out) {
@@ -113,6 +121,46 @@ void WriteCpu(CommandContext&, std::string* out) {
   *out += fmt::format("used_cpu_sys:{:.6f}\r\nused_cpu_user:{:.6f}\r\n", seconds(self.ru_stime),
                       seconds(self.ru_utime));
 }
+
+// Calls `visit` for every command and subcommand, in the table's order.
+template <typename Visit>
+void ForEachSpec(Visit&& visit) {
+  for (const CommandSpec* spec : CommandTable::Get().All()) {
+    visit(*spec);
+    for (const CommandSpec& sub : spec->subcommands) visit(sub);
+  }
+}
+
+void WriteCommandStats(CommandContext& ctx, std::string* out) {
+  ForEachSpec([&](const CommandSpec& spec) {
+    const CallStats& c = ctx.commands.call_stats(spec);
+    if (c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0) return;
+    double per_call = c.calls ? static_cast<double>(c.micros) / static_cast<double>(c.calls) : 0;
+    *out += fmt::format(
+        "cmdstat_{}:calls={},usec={},usec_per_call={:.2f},rejected_calls={},failed_calls={}\r\n",
+        spec.full_name, c.calls, c.micros, per_call, c.rejected_calls, c.failed_calls);
+  });
+}
+
+void WriteErrorStats(CommandContext& ctx, std::string* out) {
+  for (const auto& [code, count] : ctx.commands.error_counts().counts()) {
+    *out += fmt::format("errorstat_{}:count={}\r\n", code, count);
+  }
+}
+
+void WriteLatencyStats(CommandContext& ctx, std::string* out) {
+  ForEachSpec([&](const CommandSpec& spec) {
+    const LatencyHistogram* h = ctx.commands.call_stats(spec).latency.get();
+    if (h == nullptr || h->count() == 0) return;
+    auto at = [h](double p) { return static_cast<double>(h->ValueAtPercentile(p)); };
+    *out += fmt::format("latency_percentiles_usec_{}:p50={:.3f},p99={:.3f},p99.9={:.3f}\r\n",
+                        spec.full_name, at(50), at(99), at(99.9));
+  });
+}
+
+void WriteNothing(CommandContext&, std::string*) {}
+
+void WriteCluster(CommandContext&, std::string* out) { *out += "cluster_enabled:0\r\n"; }
 
 void WriteKeyspace(CommandContext& ctx, std::string* out) {
   size_t keys = ctx.engine().size();
@@ -132,34 +180,45 @@ void WriteLocks(CommandContext& ctx, std::string* out) {
       es.expiries, es.handoffs, es.wait_timeouts, ctx.engine().last_token());
 }
 
+// Redis 7.0's sections in its order, then lockd's own.
 const Section kSections[] = {
-    {"server", true, WriteServer},           {"clients", true, WriteClients},
-    {"memory", true, WriteMemory},           {"persistence", true, WritePersistence},
-    {"stats", true, WriteStats},             {"replication", true, WriteReplication},
-    {"cpu", true, WriteCpu},                 {"keyspace", true, WriteKeyspace},
-    {"locks", true, WriteLocks},
+    {"server", "Server", true, WriteServer},
+    {"clients", "Clients", true, WriteClients},
+    {"memory", "Memory", true, WriteMemory},
+    {"persistence", "Persistence", true, WritePersistence},
+    {"stats", "Stats", true, WriteStats},
+    {"replication", "Replication", true, WriteReplication},
+    {"cpu", "CPU", true, WriteCpu},
+    {"modules", "Modules", true, WriteNothing},
+    {"commandstats", "Commandstats", false, WriteCommandStats},
+    {"errorstats", "Errorstats", true, WriteErrorStats},
+    {"latencystats", "Latencystats", false, WriteLatencyStats},
+    {"cluster", "Cluster", true, WriteCluster},
+    {"keyspace", "Keyspace", true, WriteKeyspace},
+    {"locks", "Locks", true, WriteLocks},
 };
 
 void CmdInfo(CommandContext& ctx) {
-  bool all = ctx.argc() == 1;
+  // As Redis: no argument means "default"; "all" and "everything" add the
+  // sections left out by default (lockd has no module sections, so they are
+  // the same); any number of names may be given, unknown ones are ignored.
+  bool defaults = ctx.argc() == 1;
+  bool every = false;
   std::vector<bool> wanted(std::size(kSections), false);
   for (size_t i = 1; i < ctx.argc(); ++i) {
     std::string_view arg = ctx.argv[i];
-    if (EqualsIgnoreCase(arg, "all") || EqualsIgnoreCase(arg, "everything") ||
-        EqualsIgnoreCase(arg, "default")) {
-      all = true;
-    }
+    if (EqualsIgnoreCase(arg, "all") || EqualsIgnoreCase(arg, "everything")) every = true;
+    if (EqualsIgnoreCase(arg, "default")) defaults = true;
     for (size_t s = 0; s < std::size(kSections); ++s) {
       if (EqualsIgnoreCase(arg, kSections[s].name)) wanted[s] = true;
     }
   }
+  ctx.commands.SampleRates(ctx.now);
   std::string out;
   for (size_t s = 0; s < std::size(kSections); ++s) {
-    if (!(all && kSections[s].in_default) && !wanted[s]) continue;
+    if (!every && !(defaults && kSections[s].in_default) && !wanted[s]) continue;
     if (!out.empty()) out += "\r\n";
-    std::string title = kSections[s].name;
-    title[0] = static_cast<char>(title[0] - 'a' + 'A');
-    out += "# " + title + "\r\n";
+    out += fmt::format("# {}\r\n", kSections[s].title);
     kSections[s].write(ctx, &out);
   }
   ctx.reply().Verbatim(out);

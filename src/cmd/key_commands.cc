@@ -1,6 +1,8 @@
 // The read-only Redis key commands (SPEC §3) over the same locks, seen as
-// string keys whose value is the holder: GET, EXISTS, TYPE, PTTL, TTL, KEYS,
-// SCAN, DBSIZE. Replies and edge cases are Redis 7's.
+// string keys whose value is the holder: GET, STRLEN, EXISTS, TYPE, PTTL, TTL,
+// KEYS, SCAN, DBSIZE. Replies and edge cases are Redis 7's; the reads of one
+// key count as keyspace hits or misses as Redis counts them (KEYS, SCAN and
+// DBSIZE do not).
 #include <string>
 #include <vector>
 
@@ -14,25 +16,32 @@ namespace lockd {
 namespace {
 
 void CmdGet(CommandContext& ctx) {
-  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
   if (!lease) return ctx.reply().Null();
   ctx.reply().Bulk(lease->holder);
+}
+
+// The length of the holder; 0 for a free key. redis-cli --bigkeys sizes
+// string keys with it.
+void CmdStrlen(CommandContext& ctx) {
+  std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
+  ctx.reply().Integer(lease ? static_cast<int64_t>(lease->holder.size()) : 0);
 }
 
 void CmdExists(CommandContext& ctx) {
   int64_t count = 0;
   for (size_t i = 1; i < ctx.argc(); ++i) {
-    if (ctx.engine().Find(ctx.argv[i], ctx.now)) ++count;
+    if (ctx.ReadKey(ctx.argv[i])) ++count;
   }
   ctx.reply().Integer(count);
 }
 
 void CmdType(CommandContext& ctx) {
-  ctx.reply().Simple(ctx.engine().Find(ctx.argv[1], ctx.now) ? "string" : "none");
+  ctx.reply().Simple(ctx.ReadKey(ctx.argv[1]) ? "string" : "none");
 }
 
 void ReplyTtl(CommandContext& ctx, bool millis) {
-  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
   if (!lease) return ctx.reply().Integer(-2);
   int64_t ms = RemainingMillis(*lease, ctx.now);
   if (ms < 0) return ctx.reply().Integer(-1);
@@ -59,17 +68,31 @@ void CmdKeys(CommandContext& ctx) {
   for (const std::string& k : keys) ctx.reply().Bulk(k);
 }
 
-void CmdScan(CommandContext& ctx) {
-  // Redis parses the cursor as an unsigned 64-bit integer.
-  std::string_view cursor_arg = ctx.argv[1];
-  uint64_t cursor = 0;
-  if (cursor_arg.empty()) return ctx.Error(errors::kInvalidCursor);
-  for (char c : cursor_arg) {
-    if (c < '0' || c > '9') return ctx.Error(errors::kInvalidCursor);
-    uint64_t next = cursor * 10 + static_cast<uint64_t>(c - '0');
-    if (next / 10 != cursor) return ctx.Error(errors::kInvalidCursor);
-    cursor = next;
+// Redis reads the cursor with strtoul: an optional sign, then decimal digits;
+// "-1" wraps to 2^64-1 (a cursor past the end: the scan is over), an empty
+// string is 0, and out-of-range or trailing bytes are an invalid cursor.
+bool ParseScanCursor(std::string_view arg, uint64_t* cursor) {
+  bool negative = false;
+  if (!arg.empty() && (arg[0] == '+' || arg[0] == '-')) {
+    negative = arg[0] == '-';
+    arg.remove_prefix(1);
+    // strtoul without digits after a sign consumes nothing: trailing bytes.
+    if (arg.empty()) return false;
   }
+  uint64_t value = 0;
+  for (char c : arg) {
+    if (c < '0' || c > '9') return false;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  *cursor = negative ? uint64_t{0} - value : value;
+  return true;
+}
+
+void CmdScan(CommandContext& ctx) {
+  uint64_t cursor = 0;
+  if (!ParseScanCursor(ctx.argv[1], &cursor)) return ctx.Error(errors::kInvalidCursor);
   std::string_view pattern;
   bool match_all = true;
   int64_t count = 10;
@@ -131,6 +154,11 @@ void AddKeyCommands(std::vector<CommandSpec>* out) {
   get.group = "string";
   get.acl_categories = {"@read", "@string", "@fast"};
   out->push_back(std::move(get));
+  CommandSpec strlen = ReadKeyCommand("strlen", CmdStrlen, "Returns the length of a lock's holder");
+  strlen.group = "string";
+  strlen.since = "2.2.0";
+  strlen.acl_categories = {"@read", "@string", "@fast"};
+  out->push_back(std::move(strlen));
   out->push_back(ReadKeyCommand("type", CmdType, "Returns the type of a key: string or none"));
   out->push_back(ReadKeyCommand("pttl", CmdPttl, "Returns the remaining lease time in milliseconds"));
   out->push_back(ReadKeyCommand("ttl", CmdTtl, "Returns the remaining lease time in seconds"));

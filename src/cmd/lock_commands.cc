@@ -92,13 +92,13 @@ void CmdRelease(CommandContext& ctx) {
 }
 
 void CmdFence(CommandContext& ctx) {
-  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
   if (!lease) return ctx.reply().Null();
   ctx.reply().Integer(static_cast<int64_t>(lease->token));
 }
 
 void CmdInfo(CommandContext& ctx) {
-  std::optional<LeaseView> lease = ctx.engine().Find(ctx.argv[1], ctx.now);
+  std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
   if (!lease) return ctx.reply().Null();
   ReplyWriter& w = ctx.reply();
   w.Map(4);

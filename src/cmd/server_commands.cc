@@ -1,5 +1,5 @@
-// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN. INFO
-// and COMMAND live in their own files.
+// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN, WAIT.
+// INFO and COMMAND live in their own files.
 #include <fmt/format.h>
 
 #include "util/strings.h"
@@ -79,6 +79,18 @@ void CmdTime(CommandContext& ctx) {
   ctx.reply().Array(2);
   ctx.reply().Bulk(std::to_string(now.us / 1'000'000));
   ctx.reply().Bulk(std::to_string(now.us % 1'000'000));
+}
+
+// WAIT numreplicas timeout: Redis's argument checks; the reply is the count
+// of replicas that acknowledged, which is 0 on a server without replicas.
+// Redis blocks until the timeout when numreplicas > 0 (there being nothing to
+// wait for); lockd replies 0 at once.
+void CmdWait(CommandContext& ctx) {
+  int64_t replicas, timeout;
+  if (!ParseInt64(ctx.argv[1], &replicas)) return ctx.Error(errors::kNotInteger);
+  if (!ParseInt64(ctx.argv[2], &timeout)) return ctx.Error(errors::kWaitTimeoutNotInteger);
+  if (timeout < 0) return ctx.Error(errors::kTimeoutNegative);
+  ctx.reply().Integer(0);
 }
 
 void CmdShutdown(CommandContext& ctx) {
@@ -165,6 +177,20 @@ void AddServerCommands(std::vector<CommandSpec>* out) {
       .since = "2.6.0",
       .group = "server",
       .complexity = "O(1)",
+  });
+  out->push_back(CommandSpec{
+      .name = "wait",
+      .arity = 3,
+      .flags = kCmdNoScript,
+      .handler = CmdWait,
+      .acl_categories = {"@slow", "@connection"},
+      .summary = "Blocks until the asynchronous replication of all preceding write commands "
+                 "sent by the connection is completed",
+      .since = "3.0.0",
+      .group = "generic",
+      .complexity = "O(1)",
+      .args = {ArgDoc{.name = "numreplicas", .type = "integer"},
+               ArgDoc{.name = "timeout", .type = "integer"}},
   });
   out->push_back(CommandSpec{
       .name = "shutdown",

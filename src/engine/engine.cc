@@ -191,22 +191,52 @@ uint64_t Engine::Impl::Scan(uint64_t cursor, size_t count, MonoTime now,
                             const std::function<void(const LeaseView&)>& visit) {
   uint64_t partition = cursor >> kCursorSlotBits;
   size_t slot = static_cast<size_t>(cursor & kCursorSlotMask);
-  size_t budget = count == 0 ? 1 : count;
+  // As Redis: a page ends once it holds `count` keys or after 10 * count
+  // slots, whichever comes first, so a sparse keyspace is not walked a few
+  // slots per call. Empty partitions are passed over for free: a key held
+  // throughout the scan is in its table, so that table is not empty when
+  // the scan reaches it.
+  const size_t want = count == 0 ? 1 : count;
+  const size_t max_slots = want > SIZE_MAX / 10 ? SIZE_MAX : want * 10;
+  size_t keys = 0;
+  size_t slots = 0;
+  auto page_full = [&] { return keys >= want || slots >= max_slots; };
+  // A full page that happens to end after the last key says so (cursor 0)
+  // instead of costing the client one more, empty, call.
+  auto any_after = [&](uint64_t p) {
+    for (++p; p < tables_.size(); ++p) {
+      if (tables_[p].size() > 0) return true;
+    }
+    return false;
+  };
   while (partition < tables_.size()) {
     const LeaseTable& table = tables_[partition];
-    if (slot < table.capacity()) {
+    if (table.size() > 0 && slot < table.capacity()) {
+      const size_t base = slots;
       // Leases past their deadline are skipped, not expired: the visit must
       // see a table that does not change under it.
-      size_t next = table.ScanFrom(slot, budget, [&](const LeaseEntry* entry) {
-        if (now < entry->deadline()) visit(View(entry));
-      });
-      if (next < table.capacity()) return (partition << kCursorSlotBits) | next;
-      size_t used = next - slot;
-      budget = used >= budget ? 0 : budget - used;
+      size_t next = table.ScanUntil(
+          slot,
+          [&](const LeaseEntry* entry) {
+            if (now < entry->deadline()) {
+              visit(View(entry));
+              ++keys;
+            }
+          },
+          [&](size_t seen) {
+            slots = base + seen;
+            return page_full();
+          });
+      if (next < table.capacity()) {
+        if (!table.AnyFrom(next) && !any_after(partition)) return 0;
+        return (partition << kCursorSlotBits) | next;
+      }
+      slots = base + (next - slot);
     }
+    if (page_full() && !any_after(partition)) return 0;
     ++partition;
     slot = 0;
-    if (budget == 0) break;
+    if (page_full()) break;
   }
   return partition < tables_.size() ? partition << kCursorSlotBits : 0;
 }

@@ -110,6 +110,32 @@ class LeaseTable {
     return i;
   }
 
+  // Calls visit(entry) for the entries in slots [start, ...) and, at each
+  // empty slot, asks stop(slots seen so far): true ends the walk there.
+  // Returns the slot to resume from (capacity() when done); it follows an
+  // empty slot, for the same reason as ScanFrom's.
+  template <typename Visit, typename Stop>
+  size_t ScanUntil(size_t start, Visit&& visit, Stop&& stop) const {
+    size_t i = start;
+    while (i < capacity_) {
+      uintptr_t value = slots_[i++];
+      if (value != 0) {
+        visit(Untag(value));
+      } else if (stop(i - start)) {
+        break;
+      }
+    }
+    return i;
+  }
+
+  // Whether any slot in [start, capacity()) holds an entry.
+  bool AnyFrom(size_t start) const {
+    for (size_t i = start; i < capacity_; ++i) {
+      if (slots_[i] != 0) return true;
+    }
+    return false;
+  }
+
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
   // Bytes of the slot array.

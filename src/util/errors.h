@@ -58,5 +58,20 @@ inline constexpr const char* kTimeoutOutOfRange = "ERR timeout is out of range";
 inline constexpr const char* kEmptyHolder = "ERR holder must not be empty";
 inline constexpr const char* kMaxWaiters = "MAXWAITERS too many waiters on this key";
 inline constexpr const char* kInvalidCursor = "ERR invalid cursor";
+// Formatted with the subcommand as typed and the command in capitals.
+inline constexpr const char* kSubcommandSyntaxFormat =
+    "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.";
+inline constexpr const char* kInvalidCommandSpecified = "ERR Invalid command specified";
+inline constexpr const char* kCommandHasNoKeys = "ERR The command has no key arguments";
+inline constexpr const char* kInvalidArgumentCount =
+    "ERR Invalid number of arguments specified for command";
+inline constexpr const char* kInvalidClientId = "ERR Invalid client ID";
+inline constexpr const char* kNoSuchUserFormat = "ERR No such user '{}'";
+inline constexpr const char* kWaitTimeoutNotInteger = "ERR timeout is not an integer or out of range";
+// Redis 7.0's wording (kHelloNoAuth above is a later release's).
+inline constexpr const char* kHelloNeedsAuth =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+    "protocol version at the same time";
 
 }  // namespace lockd::errors

@@ -367,7 +367,9 @@ TEST_CASE("durability: tokens rise across SIGKILL and SIGTERM and SHUTDOWN resta
     auto c = srv->Connect();
     REQUIRE(c->ok());
     // Every lease of the earlier runs is still there; released keys are free.
-    for (const auto& [key, token] : leases) {
+    for (const auto& entry : leases) {
+      const auto& key = entry.first;
+      const auto& token = entry.second;
       CAPTURE(key);
       CHECK(c->Cmd({"LOCK.FENCE", key}).integer() == token);
     }
@@ -407,7 +409,9 @@ TEST_CASE("durability: tokens rise across SIGKILL and SIGTERM and SHUTDOWN resta
     CHECK(RestartDelayMs(*srv) == 0);
   }
   auto c = srv->Connect();
-  for (const auto& [key, token] : leases) {
+  for (const auto& entry : leases) {
+    const auto& key = entry.first;
+    const auto& token = entry.second;
     CAPTURE(key);
     CHECK(c->Cmd({"LOCK.FENCE", key}).integer() == token);
   }
@@ -814,7 +818,8 @@ TEST_CASE("durability: BGREWRITEAOF compacts the log and a restart after it keep
   int64_t base = std::atoll(InfoField(info, "aof_base_size").c_str());
   CHECK_MESSAGE((base > 0 && base <= static_cast<int64_t>(size_after)), info);
   // The current leases and the token mark, nothing of the churn.
-  for (const auto& [key, token] : held) {
+  for (const auto& entry : held) {
+    const auto& key = entry.first;
     CHECK_MESSAGE(HasRecord(records, {"LOCK.GRANT", key}), key, Describe(records));
   }
   CHECK_MESSAGE(!HasRecord(records, {"LOCK.GRANT", "churn0"}), Describe(records));
@@ -824,7 +829,9 @@ TEST_CASE("durability: BGREWRITEAOF compacts the log and a restart after it keep
   srv->Kill();
   srv = StartIn(dir);
   c = srv->Connect();
-  for (const auto& [key, token] : held) {
+  for (const auto& entry : held) {
+    const auto& key = entry.first;
+    const auto& token = entry.second;
     CAPTURE(key);
     LockInfo li = InfoOf(*c, key);
     CHECK(li.token == token);
@@ -1133,7 +1140,9 @@ TEST_CASE(
   auto srv = StartIn(dir);
   auto c = srv->Connect();
   int64_t max_token = 0;
-  for (const auto& [key, token] : acked) {
+  for (const auto& entry : acked) {
+    const auto& key = entry.first;
+    const auto& token = entry.second;
     CAPTURE(key);
     CHECK(c->Cmd({"LOCK.FENCE", key}).integer() == token);
     max_token = std::max(max_token, token);
