@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/client_limits.h"
 #include "util/check.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -44,6 +45,46 @@ std::string FormatAddress(const sockaddr_storage& ss) {
   return "?:0";
 }
 
+// Logs a message that may span lines as one log line per line, so that
+// every line a reader greps carries the pid, time and level prefix.
+void LogLines(LogLevel level, std::string_view message) {
+  while (!message.empty()) {
+    size_t nl = message.find('\n');
+    std::string_view line = message.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) Log(level, "{}", line);
+    if (nl == std::string_view::npos) break;
+    message.remove_prefix(nl + 1);
+  }
+}
+
+// Redis's sdscatrepr: the bytes quoted, with escapes for quotes, backslashes,
+// control and non-ASCII bytes, so that client bytes never break a log line.
+std::string Repr(std::string_view bytes) {
+  std::string out = "\"";
+  for (char ch : bytes) {
+    switch (ch) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      default: {
+        auto u = static_cast<unsigned char>(ch);
+        if (u >= 0x20 && u < 0x7f) {
+          out += ch;
+        } else {
+          out += fmt::format("\\x{:02x}", u);
+        }
+      }
+    }
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace
 
 Server::Server(const Config& config, const ServerOptions& options)
@@ -61,7 +102,7 @@ int Server::Run() {
   RaiseOpenFileLimit();
   Status listening = Listen();
   if (!listening.ok()) {
-    Log(LogLevel::kWarning, "{}", listening.message());
+    LogLines(LogLevel::kWarning, listening.message());
     for (uv_stream_t* l : listeners_) {
       uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
     }
@@ -95,7 +136,7 @@ int Server::Run() {
   // Clients may connect while the log loads; they get -LOADING until then.
   Status loading = commands_->durability().BeginLoad();
   if (!loading.ok()) {
-    Log(LogLevel::kWarning, "{}", loading.message());
+    LogLines(LogLevel::kWarning, loading.message());
     Shutdown(false);
   } else if (commands_->durability().loading()) {
     uv_idle_start(&load_idle_, OnLoadStep);
@@ -116,7 +157,7 @@ void Server::OnLoadStep(uv_idle_t* idle) {
   uv_idle_stop(idle);
   Status s = durability.FinishLoad();
   if (!s.ok()) {
-    Log(LogLevel::kWarning, "{}", s.message());
+    LogLines(LogLevel::kWarning, s.message());
     self->Shutdown(false);
     return;
   }
@@ -162,8 +203,10 @@ Status Server::Listen() {
       size_t before = listeners_.size();
       Status s = ListenTcp(address, optional);
       if (!s.ok()) {
+        // Two log lines, as Redis writes them: the cause, then the verdict.
+        Log(LogLevel::kWarning, "{}", s.message());
         return Status::Error(
-            fmt::format("{}\nFailed listening on port {} (tcp), aborting.", s.message(), config_.port));
+            fmt::format("Failed listening on port {} (tcp), aborting.", config_.port));
       }
       bound += listeners_.size() - before;
     }
@@ -205,10 +248,11 @@ Status Server::ListenTcp(const std::string& address, bool optional) {
       Log(LogLevel::kVerbose, "Skipping optional bind address {}: {}", address, uv_strerror(r));
       return Status::Ok();
     }
+    // strerror, not uv_strerror: Redis's text ("Address already in use").
     return Status::Error(fmt::format("Warning: Could not create server TCP listening socket {}:{}: "
                                      "bind: {}",
                                      v6 ? "[" + address + "]" : address, config_.port,
-                                     uv_strerror(r)));
+                                     std::strerror(-r)));
   }
   listeners_.push_back(reinterpret_cast<uv_stream_t*>(tcp));
   return Status::Ok();
@@ -318,6 +362,11 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     c->input.Commit(static_cast<size_t>(nread));
     self->counters_.total_net_input_bytes += static_cast<uint64_t>(nread);
     self->ProcessInput(c);
+    // Whatever stopped the commands from running (a partial command, a
+    // blocked LOCK.ACQUIRE ... WAIT, a pending close), what is left unparsed
+    // may not pass the limit: only reading adds to it, so checking here
+    // bounds it at all times.
+    if (!c->closing) self->CheckQueryBufferLimit(c);
   } else if (nread < 0) {
     if (nread != UV_EOF) {
       Log(LogLevel::kVerbose, "Reading from client: {}", uv_strerror(static_cast<int>(nread)));
@@ -351,17 +400,7 @@ void Server::ProcessInput(Connection* c) {
     if (pending.empty()) break;
     limits.authenticated = s.authenticated;
     ParseStatus status = c->parser.Parse(pending, limits, &c->args);
-    if (status == ParseStatus::kNeedMore) {
-      if (pending.size() > static_cast<size_t>(config_.client_query_buffer_limit)) {
-        Log(LogLevel::kWarning,
-            "Closing client that reached max query buffer length: id={} addr={} (qbuf initial "
-            "bytes: \"{}\")",
-            s.id, s.addr, pending.substr(0, 64));
-        Close(c);
-        return;
-      }
-      break;
-    }
+    if (status == ParseStatus::kNeedMore) break;
     if (status == ParseStatus::kError) {
       Log(LogLevel::kVerbose, "Protocol error ({}) from client: id={} addr={}", c->parser.error(),
           s.id, s.addr);
@@ -388,6 +427,16 @@ void Server::ProcessInput(Connection* c) {
   if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
 }
 
+void Server::CheckQueryBufferLimit(Connection* c) {
+  std::string_view pending = c->input.Pending();
+  if (pending.size() <= static_cast<size_t>(config_.client_query_buffer_limit)) return;
+  Log(LogLevel::kWarning,
+      "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: "
+      "{})",
+      c->session.id, c->session.addr, Repr(pending.substr(0, 64)));
+  Close(c);
+}
+
 bool Server::OverOutputLimits(Connection* c, MonoTime now) {
   const OutputLimit& limit = config_.output_limit_normal;
   size_t pending = c->session.out.size();
@@ -395,7 +444,7 @@ bool Server::OverOutputLimits(Connection* c, MonoTime now) {
   bool soft = false;
   if (limit.soft_bytes > 0 && pending >= static_cast<size_t>(limit.soft_bytes)) {
     if (c->soft_limit_since.us == 0) c->soft_limit_since = now;
-    soft = now.us - c->soft_limit_since.us >= limit.soft_seconds * 1'000'000;
+    soft = SoftLimitTimeReached(now.us - c->soft_limit_since.us, limit.soft_seconds);
   } else {
     c->soft_limit_since = MonoTime{0};
   }
@@ -443,6 +492,9 @@ void Server::Flush(Connection* c) {
   if (written > 0) {
     out.Consume(static_cast<size_t>(written));
     counters_.total_net_output_bytes += static_cast<uint64_t>(written);
+    // As in Redis, a reply is interaction: a client that just got the token
+    // it waited for is not idle.
+    c->session.last_interaction = clock_.Now();
   }
   if (out.empty()) {
     AfterOutputDrained(c);
@@ -477,6 +529,7 @@ void Server::OnWrite(uv_write_t* req, int status) {
   }
   c->session.out.Consume(c->write_bytes);
   self->counters_.total_net_output_bytes += c->write_bytes;
+  c->session.last_interaction = self->clock_.Now();
   c->write_bytes = 0;
   // The rest of the output may hold replies of this very iteration, whose
   // log records are not on disk yet: it leaves in BeforeSleep, after them.
@@ -609,7 +662,7 @@ void Server::OnCron(uv_timer_t* timer) {
   for (auto& [id, c] : self->clients_) {
     // Blocked clients wait as long as they asked to, as in Redis.
     if (self->config_.timeout > 0 && !c->session.blocked() &&
-        now.us - c->session.last_interaction.us > self->config_.timeout * 1'000'000) {
+        IdleTimeoutReached(now.us - c->session.last_interaction.us, self->config_.timeout)) {
       idle.push_back(c);
     } else if (!c->session.out.empty()) {
       self->OverOutputLimits(c, now);

@@ -61,6 +61,8 @@ class Server final : public ServerHooks {
   void Flush(Connection* c);
   static void OnWrite(uv_write_t* req, int status);
   void AfterOutputDrained(Connection* c);
+  // Closes a client whose unparsed input passed client-query-buffer-limit.
+  void CheckQueryBufferLimit(Connection* c);
   bool OverOutputLimits(Connection* c, MonoTime now);
   void Close(Connection* c);
   static void OnClosed(uv_handle_t* handle);
