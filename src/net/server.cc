@@ -351,6 +351,8 @@ void Server::Accept(uv_stream_t* listener) {
 void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   Connection* c = ConnectionOf(handle);
   size_t available = 0;
+  // Null when no memory could be had: libuv then reports UV_ENOBUFS to
+  // OnRead, which closes this client.
   char* p = c->input.PrepareRead(&available);
   *buf = uv_buf_init(p, static_cast<unsigned>(std::min<size_t>(available, 1 << 30)));
 }
@@ -368,7 +370,10 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     // bounds it at all times.
     if (!c->closing) self->CheckQueryBufferLimit(c);
   } else if (nread < 0) {
-    if (nread != UV_EOF) {
+    if (nread == UV_ENOBUFS) {
+      Log(LogLevel::kWarning, "Closing client id={} addr={}: no memory for its input ({} bytes)",
+          c->session.id, c->session.addr, c->input.size());
+    } else if (nread != UV_EOF) {
       Log(LogLevel::kVerbose, "Reading from client: {}", uv_strerror(static_cast<int>(nread)));
     } else {
       Log(LogLevel::kVerbose, "Client closed connection id={} addr={}", c->session.id,
@@ -400,7 +405,14 @@ void Server::ProcessInput(Connection* c) {
     if (pending.empty()) break;
     limits.authenticated = s.authenticated;
     ParseStatus status = c->parser.Parse(pending, limits, &c->args);
-    if (status == ParseStatus::kNeedMore) break;
+    if (status == ParseStatus::kNeedMore) {
+      // A large argument is read straight into room for all of it, made
+      // once, instead of into a buffer that doubles and copies as it fills.
+      if (size_t needed = c->parser.big_bulk_end(); needed > pending.size()) {
+        c->input.Reserve(needed);  // on failure, reads grow the buffer as usual
+      }
+      break;
+    }
     if (status == ParseStatus::kError) {
       Log(LogLevel::kVerbose, "Protocol error ({}) from client: id={} addr={}", c->parser.error(),
           s.id, s.addr);

@@ -180,3 +180,42 @@ TEST_CASE("input limits: every line logged on a port in use has the log prefix")
   }
   close(fd);
 }
+
+TEST_CASE("input limits: large arguments are read whole, and their room is given back") {
+  START_SERVER(srv);
+  auto probe = srv.Connect();
+  REQUIRE(probe->ok());
+  int64_t rss_before = srv.RssBytes();
+
+  // Key and holder both past the big-bulk size, with a small command on
+  // each side, all in one stream.
+  std::string key(40 * 1024 + 1, 'k');
+  std::string holder(70 * 1024 + 3, 'h');
+  key[777] = 'K';
+  holder[65000] = 'H';
+  auto conn = srv.ConnectRaw();
+  REQUIRE(conn->ok());
+  std::string stream = Multibulk({"PING"}) + Multibulk({"LOCK.ACQUIRE", key, holder, "60000"}) +
+                       Multibulk({"PING"});
+  REQUIRE(conn->Send(stream));
+  CHECK(conn->ReadValue() == "+PONG\r\n");
+  std::string token = conn->ReadValue();
+  CHECK_MESSAGE(token.rfind(":", 0) == 0, token);
+  CHECK(conn->ReadValue() == "+PONG\r\n");
+  auto info = ParseLockInfo(probe->Cmd({"LOCK.INFO", key}));
+  REQUIRE(info.has_value());
+  CHECK(info->holder == holder);
+
+  // A 64 MB argument, sent in pieces, then a PING behind it.
+  constexpr size_t kBig = 64 * 1024 * 1024;
+  std::string head = "*2\r\n$6\r\nEXISTS\r\n$" + std::to_string(kBig) + "\r\n";
+  REQUIRE(conn->Send(head));
+  std::string piece(1024 * 1024, 'x');
+  for (size_t sent = 0; sent < kBig; sent += piece.size()) REQUIRE(conn->Send(piece, 20000));
+  REQUIRE(conn->Send("\r\n" + Multibulk({"PING"})));
+  CHECK(conn->ReadValue(20000) == ":0\r\n");
+  CHECK(conn->ReadValue() == "+PONG\r\n");
+  // The client is idle: its 64 MB of room went back to the system.
+  CHECK(WaitFor([&] { return srv.RssBytes() < rss_before + 32LL * 1024 * 1024; }, 5000));
+  CHECK(probe->Cmd({"PING"}).str() == "PONG");
+}
