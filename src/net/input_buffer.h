@@ -45,8 +45,9 @@ class InputBuffer {
   // reserved; reads then grow the buffer as usual.
   bool Reserve(size_t total);
 
-  // Drops the first n pending bytes. An idle client keeps no large buffer:
-  // once few bytes are left, a large region is given back.
+  // Drops the first n pending bytes. An idle client keeps no buffer: an
+  // emptied one is freed, and a large one is given back once few bytes are
+  // left in it.
   void Consume(size_t n);
   void Clear();
 

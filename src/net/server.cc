@@ -130,6 +130,7 @@ int Server::Run() {
   uv_idle_init(&loop_, &load_idle_);
   load_idle_.data = this;
   uv_idle_init(&loop_, &rerun_);
+  rerun_.data = this;
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
@@ -286,7 +287,30 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
     Log(LogLevel::kWarning, "Accepting client connection: {}", uv_strerror(status));
     return;
   }
+  // libuv accepts every queued connection in one go; thousands arriving at
+  // once would hold the loop for all of them. Past the budget, the queued
+  // connection is left with libuv, which stops watching the listener until
+  // the next iteration takes it (ResumeAccepts).
+  if (self->accepts_this_iteration_ >= kMaxAcceptsPerIteration) {
+    if (std::find(self->deferred_accepts_.begin(), self->deferred_accepts_.end(), listener) ==
+        self->deferred_accepts_.end()) {
+      self->deferred_accepts_.push_back(listener);
+    }
+    return;
+  }
+  ++self->accepts_this_iteration_;
   self->Accept(listener);
+}
+
+void Server::ResumeAccepts() {
+  std::vector<uv_stream_t*> listeners;
+  listeners.swap(deferred_accepts_);
+  // uv_accept takes the connection libuv held back and watches the
+  // listener again.
+  for (uv_stream_t* l : listeners) {
+    ++accepts_this_iteration_;
+    Accept(l);
+  }
 }
 
 void Server::Accept(uv_stream_t* listener) {
@@ -619,8 +643,13 @@ void Server::BeforeSleep() {
   }
   // A flush that drained a paused client made it ready again: its buffered
   // commands run in the next iteration, which must not wait for input.
-  if (!ready_list_.empty()) {
-    uv_idle_start(&rerun_, [](uv_idle_t* idle) { uv_idle_stop(idle); });
+  // Connections held back by the accept budget are taken next iteration.
+  accepts_this_iteration_ = 0;
+  if (!ready_list_.empty() || !deferred_accepts_.empty()) {
+    uv_idle_start(&rerun_, [](uv_idle_t* idle) {
+      uv_idle_stop(idle);
+      static_cast<Server*>(idle->data)->ResumeAccepts();
+    });
   }
   ArmWheelTimer();
   UpdateCron();
@@ -712,6 +741,7 @@ void Server::Shutdown(bool clean) {
 }
 
 void Server::CloseHandles() {
+  deferred_accepts_.clear();  // their listeners close below, with what libuv held
   for (uv_stream_t* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }

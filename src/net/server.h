@@ -45,6 +45,9 @@ class Server final : public ServerHooks {
   // buffered commands stop running) until the output drains to half of it,
   // so a client that never reads cannot grow the server's memory.
   static constexpr size_t kOutputPauseBytes = 1024 * 1024;
+  // Connections accepted per loop iteration; more wait for the next one, so
+  // that a burst of thousands cannot hold the loop (Redis: 1000 per call).
+  static constexpr int kMaxAcceptsPerIteration = 64;
 
   Status Listen();
   Status ListenTcp(const std::string& address, bool optional);
@@ -53,6 +56,7 @@ class Server final : public ServerHooks {
 
   static void OnConnection(uv_stream_t* listener, int status);
   void Accept(uv_stream_t* listener);
+  void ResumeAccepts();
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void ProcessInput(Connection* c);
@@ -97,6 +101,8 @@ class Server final : public ServerHooks {
   std::vector<Connection*> scratch_;         // the list being worked through right now
   uint64_t next_client_id_ = 1;
   Connection* executing_ = nullptr;  // whose command is running right now
+  int accepts_this_iteration_ = 0;
+  std::vector<uv_stream_t*> deferred_accepts_;  // listeners with a connection held back
 
   uv_prepare_t before_sleep_;
   uv_timer_t wheel_timer_;

@@ -219,3 +219,39 @@ TEST_CASE("input limits: large arguments are read whole, and their room is given
   CHECK(WaitFor([&] { return srv.RssBytes() < rss_before + 32LL * 1024 * 1024; }, 5000));
   CHECK(probe->Cmd({"PING"}).str() == "PONG");
 }
+
+TEST_CASE("input limits: a burst of connections is accepted in slices, none lost") {
+  START_SERVER(srv);
+  auto probe = srv.Connect();
+  REQUIRE(probe->ok());
+  // More than one iteration's accept budget, all queued at once.
+  constexpr int kConns = 600;
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(srv.ConnectRaw());
+    REQUIRE(conns.back()->ok());
+  }
+  for (int i = 0; i < kConns; ++i) {
+    REQUIRE(conns[i]->Send(Multibulk({"LOCK.ACQUIRE", "burst:" + std::to_string(i), "h", "60000"})));
+  }
+  int answered = 0;
+  for (int i = 0; i < kConns; ++i) {
+    std::string r = conns[i]->ReadValue(10000);
+    if (r.rfind(":", 0) == 0) ++answered;
+  }
+  CHECK(answered == kConns);
+  CHECK(InfoField(probe->Cmd({"INFO", "clients"}).str(), "connected_clients") ==
+        std::to_string(kConns + 1));
+  // Idle, they hold no query buffer (CLIENT LIST qbuf-free=0).
+  std::string list = probe->Cmd({"CLIENT", "LIST"}).str();
+  size_t idle_with_buffer = 0;
+  std::istringstream lines(list);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("cmd=lock.acquire") != std::string::npos &&
+        line.find(" qbuf-free=0 ") == std::string::npos) {
+      ++idle_with_buffer;
+    }
+  }
+  CHECK_MESSAGE(idle_with_buffer == 0, idle_with_buffer, " idle clients hold a query buffer");
+}

@@ -13,12 +13,11 @@
 #include "net/input_buffer.h"
 
 namespace lockd {
-namespace {
 
 // Reads `bytes` into the buffer the way the server does: PrepareRead, write
 // at most `chunk` bytes, Commit. Returns the distinct addresses the first
 // pending byte had after each read.
-std::set<const char*> Feed(InputBuffer& in, std::string_view bytes, size_t chunk) {
+static std::set<const char*> Feed(InputBuffer& in, std::string_view bytes, size_t chunk) {
   std::set<const char*> bases;
   while (!bytes.empty()) {
     size_t available = 0;
@@ -33,8 +32,6 @@ std::set<const char*> Feed(InputBuffer& in, std::string_view bytes, size_t chunk
   }
   return bases;
 }
-
-}  // namespace
 
 TEST_CASE("input buffer: a big bulk is read into room made once, never moved") {
   InputBuffer in;
@@ -155,6 +152,24 @@ TEST_CASE("input buffer: a large region is given back when few bytes are left") 
   CHECK(in.Pending() == std::string(100, 'p'));
   in.Consume(100);
   CHECK(in.size() == 0);
+}
+
+}  // namespace lockd
+
+namespace lockd {
+
+TEST_CASE("input buffer: an idle client holds no input memory") {
+  InputBuffer in;
+  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  Feed(in, ping, ping.size());
+  CHECK(in.capacity() > 0);
+  in.Consume(ping.size());
+  // Thousands of idle connections must not hold a read chunk each.
+  CHECK(in.capacity() == 0);
+  // A partial command keeps its bytes.
+  Feed(in, ping.substr(0, 5), 5);
+  in.Consume(0);
+  CHECK(in.Pending() == ping.substr(0, 5));
 }
 
 }  // namespace lockd
