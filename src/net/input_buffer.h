@@ -44,6 +44,8 @@ class InputBuffer {
   // pages are faulted in as data arrives. False when the memory could not be
   // reserved; reads then grow the buffer as usual.
   bool Reserve(size_t total);
+  // Whether reads are filling a reservation (no command can complete yet).
+  bool filling() const { return reserved_end_ > end_; }
 
   // Drops the first n pending bytes. An idle client keeps no buffer: an
   // emptied one is freed, and a large one is given back once few bytes are

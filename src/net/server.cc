@@ -378,13 +378,17 @@ void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   // Null when no memory could be had: libuv then reports UV_ENOBUFS to
   // OnRead, which closes this client.
   char* p = c->input.PrepareRead(&available);
-  *buf = uv_buf_init(p, static_cast<unsigned>(std::min<size_t>(available, 1 << 30)));
+  // One read holds at most a read share of commands (see ChargeRead); a
+  // large argument's reserved room is filled as fast as the socket gives.
+  size_t limit = c->input.filling() ? size_t{1} << 30 : kReadBudgetPerIteration;
+  *buf = uv_buf_init(p, static_cast<unsigned>(std::min(available, limit)));
 }
 
 void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   Connection* c = ConnectionOf(reinterpret_cast<uv_handle_t*>(stream));
   Server* self = c->server;
   if (nread > 0) {
+    bool filling = c->input.filling();
     c->input.Commit(static_cast<size_t>(nread));
     self->counters_.total_net_input_bytes += static_cast<uint64_t>(nread);
     self->ProcessInput(c);
@@ -393,6 +397,7 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     // may not pass the limit: only reading adds to it, so checking here
     // bounds it at all times.
     if (!c->closing) self->CheckQueryBufferLimit(c);
+    if (!c->closing && !filling) self->ChargeRead(c, static_cast<size_t>(nread));
   } else if (nread < 0) {
     if (nread == UV_ENOBUFS) {
       Log(LogLevel::kWarning, "Closing client id={} addr={}: no memory for its input ({} bytes)",
@@ -461,6 +466,31 @@ void Server::ProcessInput(Connection* c) {
   if (c->closing) return;
   if (OverOutputLimits(c, now)) return;
   if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
+}
+
+void Server::ChargeRead(Connection* c, size_t n) {
+  if (c->read_iteration != iteration_) {
+    c->read_iteration = iteration_;
+    c->read_bytes = 0;
+  }
+  c->read_bytes += n;
+  if (c->read_bytes < kReadBudgetPerIteration || !c->reading) return;
+  // Its share of this iteration is used: the rest waits in the socket (TCP
+  // pushes back on the client) until BeforeSleep starts reading again.
+  uv_read_stop(c->stream());
+  c->reading = false;
+  c->read_throttled = true;
+  throttled_.push_back(c);
+}
+
+void Server::ResumeThrottledReads() {
+  for (Connection* c : throttled_) {
+    c->read_throttled = false;
+    if (c->closing || c->paused_for_output || c->reading) continue;
+    uv_read_start(c->stream(), OnAlloc, OnRead);
+    c->reading = true;
+  }
+  throttled_.clear();
 }
 
 void Server::CheckQueryBufferLimit(Connection* c) {
@@ -598,6 +628,7 @@ void Server::Close(Connection* c) {
   clients_.erase(c->session.id);
   if (c->in_flush_list) std::erase(flush_list_, c);
   if (c->in_ready_list) std::erase(ready_list_, c);
+  if (c->read_throttled) std::erase(throttled_, c);
   c->in_flush_list = c->in_ready_list = false;
   if (c->paused_for_output) --counters_.paused_reading_clients;
   uv_close(c->as_handle(), OnClosed);
@@ -643,8 +674,11 @@ void Server::BeforeSleep() {
   }
   // A flush that drained a paused client made it ready again: its buffered
   // commands run in the next iteration, which must not wait for input.
-  // Connections held back by the accept budget are taken next iteration.
+  // Connections held back by the accept budget are taken next iteration;
+  // clients that used their read share read again.
   accepts_this_iteration_ = 0;
+  ++iteration_;
+  ResumeThrottledReads();
   if (!ready_list_.empty() || !deferred_accepts_.empty()) {
     uv_idle_start(&rerun_, [](uv_idle_t* idle) {
       uv_idle_stop(idle);
@@ -742,6 +776,7 @@ void Server::Shutdown(bool clean) {
 
 void Server::CloseHandles() {
   deferred_accepts_.clear();  // their listeners close below, with what libuv held
+  throttled_.clear();
   for (uv_stream_t* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }
