@@ -22,7 +22,12 @@
 #   BENCH_EXPIRE_LEAD=auto  seconds from the start of that load to the common deadline
 #   BENCH_AOF=auto          the sections with the log on (aof, everysec, aofload, rewrite):
 #                           auto = when lockd accepts `appendonly yes`; 0 = never; 1 = required
-#   BENCH_ONLY=rps,aof,everysec,memory,expire,aofload,rewrite,engine   a subset of the sections
+#   BENCH_STALL_CONNS=5000  BENCH_STALL_COMMANDS=1000000  BENCH_STALL_BYTES=536870912
+#   BENCH_STALL_LOCKS=1000000  BENCH_STALL_KEY_BYTES=1048576   the stalls section's loads:
+#                           connections at once, a pipeline's length, one argument's size,
+#                           leases rewritten, and the key size acquired during that rewrite
+#   BENCH_ONLY=rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine   a subset of the
+#                           sections (BENCH_ONLY=stalls: only the stalls)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
@@ -42,8 +47,10 @@ HELPER="$ROOT/scripts/bench_helper.py"
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   d_rounds=1 d_aof_rounds=1 d_req=20000 d_req16=100000 d_locks=100000 d_expire=100000
+  d_st_conns=1000 d_st_cmds=100000 d_st_bytes=$((64 * 1024 * 1024)) d_st_locks=100000
 else
   d_rounds=5 d_aof_rounds=3 d_req=200000 d_req16=1000000 d_locks=1000000 d_expire=1000000
+  d_st_conns=5000 d_st_cmds=1000000 d_st_bytes=$((512 * 1024 * 1024)) d_st_locks=1000000
 fi
 ROUNDS=${BENCH_ROUNDS:-$d_rounds}
 AOF_ROUNDS=${BENCH_AOF_ROUNDS:-$d_aof_rounds}
@@ -59,7 +66,12 @@ REDIS_PREAMBLE=${BENCH_REDIS_PREAMBLE:-yes}
 EXPIRE_LOCKS=${BENCH_EXPIRE_LOCKS:-$d_expire}
 EXPIRE_LEAD=${BENCH_EXPIRE_LEAD:-auto}
 AOF=${BENCH_AOF:-auto}
-ONLY=${BENCH_ONLY:-rps,aof,everysec,memory,expire,aofload,rewrite,engine}
+ST_CONNS=${BENCH_STALL_CONNS:-$d_st_conns}
+ST_COMMANDS=${BENCH_STALL_COMMANDS:-$d_st_cmds}
+ST_BYTES=${BENCH_STALL_BYTES:-$d_st_bytes}
+ST_LOCKS=${BENCH_STALL_LOCKS:-$d_st_locks}
+ST_KEY_BYTES=${BENCH_STALL_KEY_BYTES:-1048576}
+ONLY=${BENCH_ONLY:-rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -73,13 +85,13 @@ die() { echo "bench: $*" >&2; exit 1; }
 section() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS \
-    REWRITE_LOCKS; do
+    REWRITE_LOCKS ST_CONNS ST_COMMANDS ST_BYTES ST_LOCKS ST_KEY_BYTES; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
 for s in ${ONLY//,/ }; do
-  [[ ,rps,aof,everysec,memory,expire,aofload,rewrite,engine, == *",$s,"* ]] ||
-    die "BENCH_ONLY: unknown section '$s' (rps,aof,everysec,memory,expire,aofload,rewrite,engine)"
+  [[ ,rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -377,7 +389,9 @@ if section rps; then
   rps_rounds off "$ROUNDS" P1 PN PING
 fi
 
-if section aof || section everysec || section aofload || section rewrite; then probe_aof; fi
+if section aof || section everysec || section aofload || section rewrite || section stalls; then
+  probe_aof
+fi
 
 if section aof; then
   echo
@@ -621,6 +635,71 @@ if section rewrite; then
 fi
 
 # ---------------------------------------------------------------------------
+# 5b. Stalls: what one client's load costs everybody else. A probe connection
+# sends PINGs back to back while another client does one thing at a time;
+# lockd's worst PING must stay under 50 ms with default settings.
+
+# stall_case SIDE CASE LABEL [helper flags...]: runs one case and prints it.
+stall_case() {
+  local side=$1 case=$2 label=$3 out
+  shift 3
+  out="$TMP/stall-$case-$side.out"
+  if ! run "$out" "$PY" "$HELPER" stall --port "${PORT[$side]}" --pid "${PID[$side]}" \
+      --kind "$(kind_of "$side")" --case "$case" "$@"; then
+    printf '  %-5s %-44s failed: %s\n' "$side" "$label" \
+      "$(grep -h bench_helper "$out.err" | head -3 | tr '\n' ' ')"
+    R[st:$case:failed,$side]=1
+    return 0
+  fi
+  for k in st_max_ms st_p99_ms rss_peak case_secs; do R[st:$case:$k,$side]=$(kv "$out" "$k"); done
+  local extra=""
+  case $case in
+    conns) extra="unanswered $(kv "$out" unanswered), errors $(kv "$out" errors)" ;;
+    pipeline) extra="$(kv "$out" commands) replies in $(fmt "$(kv "$out" load_secs)" 2) s" ;;
+    bigarg) extra="reply $(kv "$out" reply), upload $(fmt "$(kv "$out" upload_secs)" 2) s" ;;
+    rewrite) extra="$(kv "$out" big_keys) big keys during a $(fmt "$(kv "$out" rewrite_secs)" 2) s rewrite, status $(kv "$out" status)" ;;
+  esac
+  printf '  %-5s %-44s PING max %8.2f  p99 %7.2f ms (%s pings, worst %.2f s in); RSS peak %s MB; %s\n' \
+    "$side" "$label" "$(kv "$out" st_max_ms)" "$(kv "$out" st_p99_ms)" "$(kv "$out" st_pings)" \
+    "$(kv "$out" worst_at_secs)" "$(awk -v v="$(kv "$out" rss_peak)" 'BEGIN{printf "%.0f", v/1048576}')" \
+    "$extra"
+}
+
+if section stalls; then
+  echo
+  echo "== stalls: one connection PINGs back to back while another client does one thing"
+  echo "   (default settings on both sides; PING max and p99 over the case and 0.5 s after it)."
+  echo "   (a) $ST_CONNS connections open at once, each sends one LOCK.ACQUIRE / SET NX PX;"
+  echo "   (b) a $ST_COMMANDS-command pipeline on one connection (redis-cli --pipe, distinct keys);"
+  echo "   (c) EXISTS with one $((ST_BYTES / 1048576)) MB argument;"
+  echo "   (d) BGREWRITEAOF of $ST_LOCKS leases (appendonly yes, everysec) while the other client keeps"
+  echo "       acquiring leases on $((ST_KEY_BYTES / 1024)) KB keys (ttl 5 s, at most 400) until it is over."
+  for side in lockd redis; do
+    dir="$TMP/$side-stalls"
+    start_server "$side" "$dir"
+    stall_case "$side" conns "(a) $ST_CONNS connections at once" --conns "$ST_CONNS"
+    stall_case "$side" pipeline "(b) $ST_COMMANDS-command pipeline" --commands "$ST_COMMANDS"
+    stall_case "$side" bigarg "(c) one $((ST_BYTES / 1048576)) MB argument" --bytes "$ST_BYTES"
+    stop_server "$side"
+    [ "$KEEP" = 1 ] || rm -rf "$dir"
+    if [ "$side" = lockd ] && [ $AOF_OK != 1 ]; then
+      printf '  %-5s %-44s skipped: %s\n' lockd "(d) BGREWRITEAOF + big keys" "$AOF_WHY"
+      continue
+    fi
+    dir="$TMP/$side-stalls-rw"
+    # shellcheck disable=SC2046
+    start_server "$side" "$dir" $(aof_args "$side" everysec)
+    run "$TMP/stfill-$side.out" "$PY" "$HELPER" fill --port "${PORT[$side]}" --pid "${PID[$side]}" \
+      --kind "$(kind_of "$side")" --count "$ST_LOCKS" --ttl 600000 ||
+      { cat "$TMP/stfill-$side.out.err" >&2; die "filling $side failed"; }
+    stall_case "$side" rewrite "(d) BGREWRITEAOF of $ST_LOCKS + big keys" \
+      --key-bytes "$ST_KEY_BYTES"
+    stop_server "$side"
+    [ "$KEEP" = 1 ] || rm -rf "$dir"
+  done
+fi
+
+# ---------------------------------------------------------------------------
 # 6. The engine alone.
 
 ENGINE_PAIRS=""
@@ -721,6 +800,15 @@ if section rewrite && [ $AOF_OK = 1 ]; then
     [ -z "${R[rw:failed,$side]:-}" ] || echo "($side: the rewrite failed in round(s) ${R[rw:failed,$side]})"
   done
 fi
+if section stalls; then
+  for c in "conns:(a) $ST_CONNS connections at once" "pipeline:(b) $ST_COMMANDS-command pipeline" \
+      "bigarg:(c) one $((ST_BYTES / 1048576)) MB argument" "rewrite:(d) BGREWRITEAOF + big keys"; do
+    key=${c%%:*} label=${c#*:}
+    row "PING max, $label" "${R[st:$key:st_max_ms,lockd]:-nan}" "${R[st:$key:st_max_ms,redis]:-nan}" \
+      ms 2 "<=" 50 lockd "50 ms"
+    row "  PING p99" "${R[st:$key:st_p99_ms,lockd]:-nan}" "${R[st:$key:st_p99_ms,redis]:-nan}" ms 2
+  done
+fi
 if section engine && [ -n "$ENGINE_PAIRS" ]; then
   row "engine pairs/s (no network)" "$ENGINE_PAIRS" "" "/s" 0 ">=" 5000000 lockd "5M/s"
   for f in "engine_bytes_per_lock B 1" "engine_expire_1m_ms ms 1" "engine_max_advance_us us 0"; do
@@ -729,7 +817,8 @@ if section engine && [ -n "$ENGINE_PAIRS" ]; then
     [ -z "$v" ] || row "  $name" "$v" "" "$unit" "$dec"
   done
 fi
-if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite; }; then
+if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite ||
+    section stalls; }; then
   echo "(sections with the log on skipped: $AOF_WHY)"
 fi
 if section aofload && [ $AOF_OK = 1 ]; then

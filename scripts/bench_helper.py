@@ -10,6 +10,10 @@ Subcommands (each prints key=value lines on stdout for bench.sh to read):
   rewrite --port P ...          BGREWRITEAOF while a second connection times PINGs, until
                                 INFO shows no rewrite in progress or scheduled
   aofstat --dir D               the records of the append-only log(s) under D, by command
+  stall --port P --case C ...   one client's load (case C: conns, pipeline, bigarg, rewrite)
+                                run in a child process while a second connection times
+                                PINGs back to back; PING max and p99 over the case, peak RSS
+  stallload --port P --case C   that load alone (the child of `stall`)
 
 The "kind" of a server says which command takes a lock: lockd's
 `LOCK.ACQUIRE key holder ttl_ms` or Redis's `SET key holder NX PX ttl_ms`. Every
@@ -501,6 +505,195 @@ def cmd_rewrite(args):
 
 
 # ---------------------------------------------------------------------------
+# Stalls: what one client's load costs another client's PING.
+
+def stall_conns(args):
+    """Opens args.conns connections at once; each sends one lock command on a
+    key of its own and reads the reply; then all close."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    fmt = command_format(args.kind)
+    ttl = b"60000"
+    socks = []
+    for i in range(args.conns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", args.port))
+        socks.append(s)
+        sel.register(s, selectors.EVENT_WRITE, [i, b""])
+    pending, errors = len(socks), 0
+    deadline = time.monotonic() + args.timeout
+    while pending and time.monotonic() < deadline:
+        for key, ev in sel.select(timeout=1.0):
+            s, state = key.fileobj, key.data
+            if ev & selectors.EVENT_WRITE:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    errors += 1
+                    pending -= 1
+                    sel.unregister(s)
+                    continue
+                s.sendall(fmt % (state[0], state[0], len(ttl), ttl))
+                sel.modify(s, selectors.EVENT_READ, state)
+                continue
+            try:
+                data = s.recv(256)
+            except OSError:
+                data = b""
+            state[1] += data
+            if not data or state[1].endswith(b"\r\n"):
+                if not data or state[1][:1] == b"-":
+                    errors += 1
+                pending -= 1
+                sel.unregister(s)
+    for s in socks:
+        s.close()
+    return dict(conns=args.conns, unanswered=pending, errors=errors)
+
+
+def stall_pipeline(args):
+    secs, _, replies = pipe_load(args.port, args.kind, args.commands, lambda: 600000)
+    return dict(commands=replies, load_secs=secs)
+
+
+def stall_bigarg(args):
+    """EXISTS with one argument of args.bytes bytes, sent as fast as the socket takes it."""
+    conn = Conn(args.port, timeout=args.timeout)
+    sock = conn.sock
+    sock.sendall(b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n" % args.bytes)
+    chunk = memoryview(b"x" * (1 << 20))
+    left = args.bytes
+    start = time.monotonic()
+    while left > 0:
+        n = min(left, len(chunk))
+        sock.sendall(chunk[:n])
+        left -= n
+    sock.sendall(b"\r\n")
+    sent = time.monotonic()
+    reply = conn._reply()
+    conn.close()
+    return dict(bytes=args.bytes, upload_secs=sent - start, reply=str(reply).replace(" ", "_"))
+
+
+def stall_rewrite(args):
+    """BGREWRITEAOF (of what the server holds) while this client keeps
+    acquiring leases on keys of args.key_bytes bytes, until the rewrite is over
+    or args.big_max leases were taken."""
+    admin = Conn(args.port, timeout=args.timeout)
+    big = Conn(args.port, timeout=args.timeout)
+    pad = b"k" * (args.key_bytes - 12)
+    acquired = [0]
+    stop = threading.Event()
+    failure = []
+
+    def acquire():
+        try:
+            i = 0
+            while not stop.is_set() and i < args.big_max:
+                key = b"big:%08d" % i + pad[: args.key_bytes - 12]
+                if args.kind == "lockd":
+                    big.call("LOCK.ACQUIRE", key, "holder", args.big_ttl)
+                else:
+                    big.call("SET", key, "holder", "NX", "PX", args.big_ttl)
+                i += 1
+                acquired[0] = i
+        except Exception as e:  # reported below
+            failure.append(e)
+
+    t = threading.Thread(target=acquire, daemon=True)
+    t.start()
+    time.sleep(args.lead)  # the big keys are flowing before the rewrite starts
+    info0 = persistence(admin)
+    try:
+        reply = admin.call("BGREWRITEAOF")
+    except RespError as e:
+        stop.set()
+        warn("BGREWRITEAOF: -%s" % e)
+        raise SystemExit(1)
+    start = time.monotonic()
+    seen = False
+    while time.monotonic() - start < args.timeout:
+        f = persistence(admin)
+        if rewriting(f):
+            seen = True
+        elif seen or int(f.get("aof_rewrites", "0")) > int(info0.get("aof_rewrites", "0")):
+            break
+        time.sleep(0.01)
+    done = time.monotonic()
+    stop.set()
+    t.join(args.timeout)
+    if failure:
+        warn("acquiring big keys: %s" % failure[0])
+        raise SystemExit(1)
+    return dict(reply=str(reply).replace(" ", "_"), rewrite_secs=done - start,
+                big_keys=acquired[0], status=persistence(admin).get("aof_last_bgrewrite_status", "?"))
+
+
+STALL_CASES = {"conns": stall_conns, "pipeline": stall_pipeline, "bigarg": stall_bigarg,
+               "rewrite": stall_rewrite}
+
+
+def cmd_stallload(args):
+    emit(**STALL_CASES[args.case](args))
+
+
+def cmd_stall(args):
+    # The probe thread must get the interpreter at once when its PONG arrives;
+    # the load itself runs in a child process, so it never holds this lock.
+    sys.setswitchinterval(0.0002)
+    prober = Prober(args.port, args.interval_ms / 1000.0)
+    peak = [rss_bytes(args.pid) if args.pid else 0]
+    base_rss = peak[0]
+    sampling = threading.Event()
+
+    def sample_rss():
+        while not sampling.is_set():
+            try:
+                peak[0] = max(peak[0], rss_bytes(args.pid))
+            except OSError:
+                return
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    if args.pid:
+        sampler.start()
+    prober.start()
+    time.sleep(args.idle)
+    child_args = [sys.executable, os.path.abspath(__file__), "stallload"]
+    for k, v in vars(args).items():
+        if k in ("fn", "cmd", "idle", "after", "interval_ms", "pid"):
+            continue
+        child_args += ["--" + k.replace("_", "-"), str(v)]
+    start = time.monotonic()
+    child = subprocess.Popen(child_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = child.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        prober.stop.set()
+        warn("case %s did not finish within %gs" % (args.case, args.timeout))
+        raise SystemExit(1)
+    done = time.monotonic()
+    time.sleep(args.after)
+    prober.stop.set()
+    prober.join()
+    sampling.set()
+    if child.returncode != 0:
+        warn("case %s: %s" % (args.case, err.decode(errors="replace").strip()[-500:]))
+        raise SystemExit(1)
+    if prober.error is not None:
+        warn("the PING probe failed: %s" % prober.error)
+        raise SystemExit(1)
+    timed = [(t - start, l * 1000) for t, l in prober.samples if start <= t <= done + args.after]
+    window = [l for _, l in timed]
+    idle = [l * 1000 for t, l in prober.samples if t < start]
+    worst_at = max(timed, key=lambda x: x[1])[0] if timed else float("nan")
+    sys.stdout.write(out.decode(errors="replace"))
+    emit(case_secs=done - start, worst_at_secs=worst_at, rss_peak=peak[0], rss_before=base_rss,
+         **latency_stats("st_", window), **latency_stats("idle_", idle))
+
+
+# ---------------------------------------------------------------------------
 # What an append-only log holds.
 
 RECORD_HEAD = re.compile(rb"(?<![^\n])\*[0-9]+\r\n\$[0-9]+\r\n([^\r]*)\r\n")
@@ -640,6 +833,34 @@ def main():
     p.add_argument("--skip", action="append", default=["server.log"],
                    help="a file (relative to --dir) that is not part of the log")
     p.set_defaults(fn=cmd_aofstat)
+
+    for name, fn in (("stall", cmd_stall), ("stallload", cmd_stallload)):
+        p = sub.add_parser(name)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--kind", choices=["lockd", "redis"], required=True)
+        p.add_argument("--case", choices=sorted(STALL_CASES), required=True)
+        p.add_argument("--timeout", type=float, default=300.0)
+        p.add_argument("--conns", type=int, default=5000, help="conns: connections at once")
+        p.add_argument("--commands", type=int, default=1000000,
+                       help="pipeline: commands on one connection")
+        p.add_argument("--bytes", type=int, default=512 * 1024 * 1024,
+                       help="bigarg: the argument's length")
+        p.add_argument("--key-bytes", type=int, default=1024 * 1024,
+                       help="rewrite: length of each key the other client acquires")
+        p.add_argument("--big-max", type=int, default=400,
+                       help="rewrite: at most this many such leases")
+        p.add_argument("--big-ttl", type=int, default=5000, help="rewrite: their ttl in ms")
+        p.add_argument("--lead", type=float, default=0.5,
+                       help="rewrite: seconds of big keys before BGREWRITEAOF")
+        if name == "stall":
+            p.add_argument("--pid", type=int, default=0, help="the server's pid, for RSS")
+            p.add_argument("--idle", type=float, default=0.5,
+                           help="probe this long before the load (the idle baseline)")
+            p.add_argument("--after", type=float, default=0.5,
+                           help="probe this long after the load is over")
+            p.add_argument("--interval-ms", type=float, default=0.0,
+                           help="pause between PINGs (0: back to back)")
+        p.set_defaults(fn=fn)
 
     args = ap.parse_args()
     # bench.sh stops a helper with SIGTERM; unwind so that a redis-cli child is killed too.

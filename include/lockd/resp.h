@@ -49,6 +49,23 @@ class RequestParser {
   ParseStatus Parse(std::string_view input, const ParserLimits& limits,
                     std::vector<std::string_view>* args);
 
+  // A bulk at least this long is "big" (Redis's PROTO_MBULK_BIG_ARG).
+  static constexpr int64_t kBigBulkLen = 32 * 1024;
+
+  // After kNeedMore: while the parser waits for the data of a big bulk, the
+  // number of bytes the command needs, from its first byte through the two
+  // that end that bulk (the bulk starts at big_bulk_end() - length - 2);
+  // otherwise 0. The caller may then make room for that many bytes at once,
+  // so that a large argument is read in place instead of being copied as its
+  // buffer grows. The figure comes from a length the client announced: room
+  // for it may be reserved, but nothing may be written or copied in
+  // proportion to it before the bytes arrive.
+  size_t big_bulk_end() const {
+    return stage_ == Stage::kBulkData && bulk_len_ >= kBigBulkLen
+               ? pos_ + static_cast<size_t>(bulk_len_) + 2
+               : 0;
+  }
+
   size_t consumed() const { return consumed_; }
   // On kError: the full client-visible text from util/errors.h, error code
   // included, e.g. "ERR Protocol error: invalid bulk length" (no leading '-',

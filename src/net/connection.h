@@ -49,6 +49,11 @@ struct Connection {
   bool paused_for_output = false;  // too much unsent output: not reading
   bool in_flush_list = false;
   bool in_ready_list = false;
+  // Reading stopped for the rest of this loop iteration: it read its share
+  // (Server::kReadBudgetPerIteration); BeforeSleep starts it again.
+  bool read_throttled = false;
+  uint64_t read_iteration = 0;  // the loop iteration read_bytes counts for
+  size_t read_bytes = 0;        // bytes read in that iteration
   MonoTime soft_limit_since;     // when output first passed the soft limit; 0 if below
 };
 

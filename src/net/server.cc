@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/client_limits.h"
 #include "util/check.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -44,6 +45,46 @@ std::string FormatAddress(const sockaddr_storage& ss) {
   return "?:0";
 }
 
+// Logs a message that may span lines as one log line per line, so that
+// every line a reader greps carries the pid, time and level prefix.
+void LogLines(LogLevel level, std::string_view message) {
+  while (!message.empty()) {
+    size_t nl = message.find('\n');
+    std::string_view line = message.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) Log(level, "{}", line);
+    if (nl == std::string_view::npos) break;
+    message.remove_prefix(nl + 1);
+  }
+}
+
+// Redis's sdscatrepr: the bytes quoted, with escapes for quotes, backslashes,
+// control and non-ASCII bytes, so that client bytes never break a log line.
+std::string Repr(std::string_view bytes) {
+  std::string out = "\"";
+  for (char ch : bytes) {
+    switch (ch) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      default: {
+        auto u = static_cast<unsigned char>(ch);
+        if (u >= 0x20 && u < 0x7f) {
+          out += ch;
+        } else {
+          out += fmt::format("\\x{:02x}", u);
+        }
+      }
+    }
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace
 
 Server::Server(const Config& config, const ServerOptions& options)
@@ -61,7 +102,7 @@ int Server::Run() {
   RaiseOpenFileLimit();
   Status listening = Listen();
   if (!listening.ok()) {
-    Log(LogLevel::kWarning, "{}", listening.message());
+    LogLines(LogLevel::kWarning, listening.message());
     for (uv_stream_t* l : listeners_) {
       uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
     }
@@ -90,13 +131,14 @@ int Server::Run() {
   uv_idle_init(&loop_, &load_idle_);
   load_idle_.data = this;
   uv_idle_init(&loop_, &rerun_);
+  rerun_.data = this;
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
   // Clients may connect while the log loads; they get -LOADING until then.
   Status loading = commands_->durability().BeginLoad();
   if (!loading.ok()) {
-    Log(LogLevel::kWarning, "{}", loading.message());
+    LogLines(LogLevel::kWarning, loading.message());
     Shutdown(false);
   } else if (commands_->durability().loading()) {
     uv_idle_start(&load_idle_, OnLoadStep);
@@ -117,7 +159,7 @@ void Server::OnLoadStep(uv_idle_t* idle) {
   uv_idle_stop(idle);
   Status s = durability.FinishLoad();
   if (!s.ok()) {
-    Log(LogLevel::kWarning, "{}", s.message());
+    LogLines(LogLevel::kWarning, s.message());
     self->Shutdown(false);
     return;
   }
@@ -163,8 +205,10 @@ Status Server::Listen() {
       size_t before = listeners_.size();
       Status s = ListenTcp(address, optional);
       if (!s.ok()) {
+        // Two log lines, as Redis writes them: the cause, then the verdict.
+        Log(LogLevel::kWarning, "{}", s.message());
         return Status::Error(
-            fmt::format("{}\nFailed listening on port {} (tcp), aborting.", s.message(), config_.port));
+            fmt::format("Failed listening on port {} (tcp), aborting.", config_.port));
       }
       bound += listeners_.size() - before;
     }
@@ -206,10 +250,11 @@ Status Server::ListenTcp(const std::string& address, bool optional) {
       Log(LogLevel::kVerbose, "Skipping optional bind address {}: {}", address, uv_strerror(r));
       return Status::Ok();
     }
+    // strerror, not uv_strerror: Redis's text ("Address already in use").
     return Status::Error(fmt::format("Warning: Could not create server TCP listening socket {}:{}: "
                                      "bind: {}",
                                      v6 ? "[" + address + "]" : address, config_.port,
-                                     uv_strerror(r)));
+                                     std::strerror(-r)));
   }
   listeners_.push_back(reinterpret_cast<uv_stream_t*>(tcp));
   return Status::Ok();
@@ -243,7 +288,30 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
     Log(LogLevel::kWarning, "Accepting client connection: {}", uv_strerror(status));
     return;
   }
+  // libuv accepts every queued connection in one go; thousands arriving at
+  // once would hold the loop for all of them. Past the budget, the queued
+  // connection is left with libuv, which stops watching the listener until
+  // the next iteration takes it (ResumeAccepts).
+  if (self->accepts_this_iteration_ >= kMaxAcceptsPerIteration) {
+    if (std::find(self->deferred_accepts_.begin(), self->deferred_accepts_.end(), listener) ==
+        self->deferred_accepts_.end()) {
+      self->deferred_accepts_.push_back(listener);
+    }
+    return;
+  }
+  ++self->accepts_this_iteration_;
   self->Accept(listener);
+}
+
+void Server::ResumeAccepts() {
+  std::vector<uv_stream_t*> listeners;
+  listeners.swap(deferred_accepts_);
+  // uv_accept takes the connection libuv held back and watches the
+  // listener again.
+  for (uv_stream_t* l : listeners) {
+    ++accepts_this_iteration_;
+    Accept(l);
+  }
 }
 
 void Server::Accept(uv_stream_t* listener) {
@@ -308,19 +376,34 @@ void Server::Accept(uv_stream_t* listener) {
 void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   Connection* c = ConnectionOf(handle);
   size_t available = 0;
+  // Null when no memory could be had: libuv then reports UV_ENOBUFS to
+  // OnRead, which closes this client.
   char* p = c->input.PrepareRead(&available);
-  *buf = uv_buf_init(p, static_cast<unsigned>(std::min<size_t>(available, 1 << 30)));
+  // One read holds at most a read share of commands (see ChargeRead); a
+  // large argument's reserved room is filled as fast as the socket gives.
+  size_t limit = c->input.filling() ? size_t{1} << 30 : kReadBudgetPerIteration;
+  *buf = uv_buf_init(p, static_cast<unsigned>(std::min(available, limit)));
 }
 
 void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   Connection* c = ConnectionOf(reinterpret_cast<uv_handle_t*>(stream));
   Server* self = c->server;
   if (nread > 0) {
+    bool filling = c->input.filling();
     c->input.Commit(static_cast<size_t>(nread));
     self->counters_.total_net_input_bytes += static_cast<uint64_t>(nread);
     self->ProcessInput(c);
+    // Whatever stopped the commands from running (a partial command, a
+    // blocked LOCK.ACQUIRE ... WAIT, a pending close), what is left unparsed
+    // may not pass the limit: only reading adds to it, so checking here
+    // bounds it at all times.
+    if (!c->closing) self->CheckQueryBufferLimit(c);
+    if (!c->closing && !filling) self->ChargeRead(c, static_cast<size_t>(nread));
   } else if (nread < 0) {
-    if (nread != UV_EOF) {
+    if (nread == UV_ENOBUFS) {
+      Log(LogLevel::kWarning, "Closing client id={} addr={}: no memory for its input ({} bytes)",
+          c->session.id, c->session.addr, c->input.size());
+    } else if (nread != UV_EOF) {
       Log(LogLevel::kVerbose, "Reading from client: {}", uv_strerror(static_cast<int>(nread)));
     } else {
       Log(LogLevel::kVerbose, "Client closed connection id={} addr={}", c->session.id,
@@ -353,13 +436,10 @@ void Server::ProcessInput(Connection* c) {
     limits.authenticated = s.authenticated;
     ParseStatus status = c->parser.Parse(pending, limits, &c->args);
     if (status == ParseStatus::kNeedMore) {
-      if (pending.size() > static_cast<size_t>(config_.client_query_buffer_limit)) {
-        Log(LogLevel::kWarning,
-            "Closing client that reached max query buffer length: id={} addr={} (qbuf initial "
-            "bytes: \"{}\")",
-            s.id, s.addr, pending.substr(0, 64));
-        Close(c);
-        return;
+      // A large argument is read straight into room for all of it, made
+      // once, instead of into a buffer that doubles and copies as it fills.
+      if (size_t needed = c->parser.big_bulk_end(); needed > pending.size()) {
+        c->input.Reserve(needed);  // on failure, reads grow the buffer as usual
       }
       break;
     }
@@ -389,6 +469,41 @@ void Server::ProcessInput(Connection* c) {
   if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
 }
 
+void Server::ChargeRead(Connection* c, size_t n) {
+  if (c->read_iteration != iteration_) {
+    c->read_iteration = iteration_;
+    c->read_bytes = 0;
+  }
+  c->read_bytes += n;
+  if (c->read_bytes < kReadBudgetPerIteration || !c->reading) return;
+  // Its share of this iteration is used: the rest waits in the socket (TCP
+  // pushes back on the client) until BeforeSleep starts reading again.
+  uv_read_stop(c->stream());
+  c->reading = false;
+  c->read_throttled = true;
+  throttled_.push_back(c);
+}
+
+void Server::ResumeThrottledReads() {
+  for (Connection* c : throttled_) {
+    c->read_throttled = false;
+    if (c->closing || c->paused_for_output || c->reading) continue;
+    uv_read_start(c->stream(), OnAlloc, OnRead);
+    c->reading = true;
+  }
+  throttled_.clear();
+}
+
+void Server::CheckQueryBufferLimit(Connection* c) {
+  std::string_view pending = c->input.Pending();
+  if (pending.size() <= static_cast<size_t>(config_.client_query_buffer_limit)) return;
+  Log(LogLevel::kWarning,
+      "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: "
+      "{})",
+      c->session.id, c->session.addr, Repr(pending.substr(0, 64)));
+  Close(c);
+}
+
 bool Server::OverOutputLimits(Connection* c, MonoTime now) {
   const OutputLimit& limit = config_.output_limit_normal;
   size_t pending = c->session.out.size();
@@ -396,7 +511,7 @@ bool Server::OverOutputLimits(Connection* c, MonoTime now) {
   bool soft = false;
   if (limit.soft_bytes > 0 && pending >= static_cast<size_t>(limit.soft_bytes)) {
     if (c->soft_limit_since.us == 0) c->soft_limit_since = now;
-    soft = now.us - c->soft_limit_since.us >= limit.soft_seconds * 1'000'000;
+    soft = SoftLimitTimeReached(now.us - c->soft_limit_since.us, limit.soft_seconds);
   } else {
     c->soft_limit_since = MonoTime{0};
   }
@@ -444,6 +559,9 @@ void Server::Flush(Connection* c) {
   if (written > 0) {
     out.Consume(static_cast<size_t>(written));
     counters_.total_net_output_bytes += static_cast<uint64_t>(written);
+    // As in Redis, a reply is interaction: a client that just got the token
+    // it waited for is not idle.
+    c->session.last_interaction = clock_.Now();
   }
   if (out.empty()) {
     AfterOutputDrained(c);
@@ -478,6 +596,7 @@ void Server::OnWrite(uv_write_t* req, int status) {
   }
   c->session.out.Consume(c->write_bytes);
   self->counters_.total_net_output_bytes += c->write_bytes;
+  c->session.last_interaction = self->clock_.Now();
   c->write_bytes = 0;
   // The rest of the output may hold replies of this very iteration, whose
   // log records are not on disk yet: it leaves in BeforeSleep, after them.
@@ -510,6 +629,7 @@ void Server::Close(Connection* c) {
   clients_.erase(c->session.id);
   if (c->in_flush_list) std::erase(flush_list_, c);
   if (c->in_ready_list) std::erase(ready_list_, c);
+  if (c->read_throttled) std::erase(throttled_, c);
   c->in_flush_list = c->in_ready_list = false;
   if (c->paused_for_output) --counters_.paused_reading_clients;
   uv_close(c->as_handle(), OnClosed);
@@ -555,8 +675,16 @@ void Server::BeforeSleep() {
   }
   // A flush that drained a paused client made it ready again: its buffered
   // commands run in the next iteration, which must not wait for input.
-  if (!ready_list_.empty()) {
-    uv_idle_start(&rerun_, [](uv_idle_t* idle) { uv_idle_stop(idle); });
+  // Connections held back by the accept budget are taken next iteration;
+  // clients that used their read share read again.
+  accepts_this_iteration_ = 0;
+  ++iteration_;
+  ResumeThrottledReads();
+  if (!ready_list_.empty() || !deferred_accepts_.empty()) {
+    uv_idle_start(&rerun_, [](uv_idle_t* idle) {
+      uv_idle_stop(idle);
+      static_cast<Server*>(idle->data)->ResumeAccepts();
+    });
   }
   ArmWheelTimer();
   UpdateCron();
@@ -610,7 +738,7 @@ void Server::OnCron(uv_timer_t* timer) {
   for (auto& [id, c] : self->clients_) {
     // Blocked clients wait as long as they asked to, as in Redis.
     if (self->config_.timeout > 0 && !c->session.blocked() &&
-        now.us - c->session.last_interaction.us > self->config_.timeout * 1'000'000) {
+        IdleTimeoutReached(now.us - c->session.last_interaction.us, self->config_.timeout)) {
       idle.push_back(c);
     } else if (!c->session.out.empty()) {
       self->OverOutputLimits(c, now);
@@ -648,6 +776,8 @@ void Server::Shutdown(bool clean) {
 }
 
 void Server::CloseHandles() {
+  deferred_accepts_.clear();  // their listeners close below, with what libuv held
+  throttled_.clear();
   for (uv_stream_t* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }

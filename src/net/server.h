@@ -45,6 +45,15 @@ class Server final : public ServerHooks {
   // buffered commands stop running) until the output drains to half of it,
   // so a client that never reads cannot grow the server's memory.
   static constexpr size_t kOutputPauseBytes = 1024 * 1024;
+  // Connections accepted per loop iteration; more wait for the next one, so
+  // that a burst of thousands cannot hold the loop (Redis: 1000 per call).
+  static constexpr int kMaxAcceptsPerIteration = 64;
+  // Bytes of commands read from one client per loop iteration. libuv reads
+  // up to 32 full buffers per callback, so a pipelining client would run
+  // ~1 MB of commands (tens of milliseconds) before anyone else is served;
+  // past this share it waits for the next iteration. Reads that only fill
+  // a large argument's reserved room run no command and are not counted.
+  static constexpr size_t kReadBudgetPerIteration = 64 * 1024;
 
   Status Listen();
   Status ListenTcp(const std::string& address, bool optional);
@@ -53,6 +62,7 @@ class Server final : public ServerHooks {
 
   static void OnConnection(uv_stream_t* listener, int status);
   void Accept(uv_stream_t* listener);
+  void ResumeAccepts();
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void ProcessInput(Connection* c);
@@ -61,6 +71,12 @@ class Server final : public ServerHooks {
   void Flush(Connection* c);
   static void OnWrite(uv_write_t* req, int status);
   void AfterOutputDrained(Connection* c);
+  // Counts n bytes read from c in this iteration; past the budget, stops
+  // reading from it until BeforeSleep.
+  void ChargeRead(Connection* c, size_t n);
+  void ResumeThrottledReads();
+  // Closes a client whose unparsed input passed client-query-buffer-limit.
+  void CheckQueryBufferLimit(Connection* c);
   bool OverOutputLimits(Connection* c, MonoTime now);
   void Close(Connection* c);
   static void OnClosed(uv_handle_t* handle);
@@ -95,6 +111,10 @@ class Server final : public ServerHooks {
   std::vector<Connection*> scratch_;         // the list being worked through right now
   uint64_t next_client_id_ = 1;
   Connection* executing_ = nullptr;  // whose command is running right now
+  int accepts_this_iteration_ = 0;
+  uint64_t iteration_ = 1;                // counts BeforeSleep calls
+  std::vector<Connection*> throttled_;    // stopped reading for this iteration
+  std::vector<uv_stream_t*> deferred_accepts_;  // listeners with a connection held back
 
   uv_prepare_t before_sleep_;
   uv_timer_t wheel_timer_;
