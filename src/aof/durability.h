@@ -89,6 +89,8 @@ class Durability final : public ChangeListener {
   // deadline beyond what is reserved; returns true when it did.
   bool Reserve();
   bool ReserveTokenFile();
+  // appendonly no: moves a log left by an earlier run aside (see .cc).
+  Status SupersedeLog(uint64_t token_file_limit);
   void MaybeFinishRewrite(MonoTime now);
   void FailRewrite(const std::string& why, MonoTime now);
   void MaybeStartAutoRewrite(MonoTime now);
