@@ -429,14 +429,6 @@ Status Durability::StartRewrite(MonoTime now) {
   return Status::Ok();
 }
 
-struct Durability::BulkAppend {
-  std::string data;  // captured while the child ran
-  std::shared_ptr<LogFile> file;
-  uint64_t size = 0;
-  std::string error;  // empty: appended and synced
-  std::atomic<bool> done{false};
-};
-
 void Durability::MaybeFinishRewrite(MonoTime now) {
   // SIGCHLD says when the child is done; polling a few times a second
   // covers a signal that went to another handler.
@@ -446,47 +438,25 @@ void Durability::MaybeFinishRewrite(MonoTime now) {
     child_exited_ = false;
     std::optional<bool> ok = rewriter_.Poll();
     if (ok && !*ok) return FailRewrite("the child could not write the snapshot", now);
-    if (ok) child_done_ = true;
+    if (ok) tail_ = std::make_unique<RewriteTail>(fs_, &background_, rewriter_.temp_path());
   }
-  if (child_done_) {
-    // Step 1, on the background thread: append the capture so far and sync.
-    child_done_ = false;
-    bulk_ = std::make_shared<BulkAppend>();
-    bulk_->data = writer_.TakeCapture();
-    background_.Run([job = bulk_, fs = fs_, temp = rewriter_.temp_path()] {
-      std::string error;
-      job->file = fs->OpenForAppend(temp, &error);
-      if (job->file == nullptr) {
-        job->error = "open: " + error;
-      } else {
-        job->size = job->file->initial_size() + job->data.size();
-        int r = WriteAll(*job->file, job->data);
-        if (r == 0) r = job->file->Sync();
-        if (r != 0) job->error = ErrorText(r);
-      }
-      job->done.store(true, std::memory_order_release);
-    });
-    return;
-  }
-  if (bulk_ == nullptr || !bulk_->done.load(std::memory_order_acquire)) return;
-  // Step 2, here: the rest must hold everything the old log has, so only
-  // once this iteration's records are written.
-  if (writer_.pending() || write_error_ != 0) return;
-  std::shared_ptr<BulkAppend> job = std::move(bulk_);
-  if (!job->error.empty()) return FailRewrite(job->error, now);
-  const std::string& rest = writer_.capture();
-  int r = WriteAll(*job->file, rest);
-  if (r == 0) r = job->file->Sync();
-  if (r != 0) return FailRewrite(ErrorText(r), now);
-  r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
+  // The capture must hold everything the old log has beyond the snapshot:
+  // only once this iteration's records are written.
+  if (tail_ == nullptr || writer_.pending() || write_error_ != 0) return;
+  RewriteTail::Step step = tail_->Advance(&writer_);
+  if (step == RewriteTail::Step::kRunning) return;
+  std::unique_ptr<RewriteTail> tail = std::move(tail_);
+  if (step == RewriteTail::Step::kFailed) return FailRewrite(tail->error(), now);
+  int r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
   if (r != 0) return FailRewrite("rename: " + ErrorText(r), now);
-  uint64_t size = job->size + rest.size();
+  uint64_t size = tail->size();
   Log(LogLevel::kNotice,
-      "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB, {} bytes of "
-      "them in the final step)",
-      static_cast<double>(job->data.size() + rest.size()) / (1024 * 1024), rest.size());
+      "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB in {} background "
+      "rounds, {} bytes of them in the final step)",
+      static_cast<double>(tail->background_bytes() + tail->loop_bytes()) / (1024 * 1024),
+      tail->rounds(), tail->loop_bytes());
   writer_.StopCapture();
-  writer_.Attach(std::move(job->file), size);
+  writer_.Attach(tail->TakeFile(), size);
   base_size_ = size;
   ++rewrites_;
   last_rewrite_ok_ = true;
@@ -498,8 +468,7 @@ void Durability::FailRewrite(const std::string& why, MonoTime now) {
   Log(LogLevel::kWarning, "Background AOF rewrite failed: {}", why);
   unlink(rewriter_.temp_path().c_str());
   writer_.StopCapture();
-  child_done_ = false;
-  bulk_.reset();
+  tail_.reset();
   last_rewrite_ok_ = false;
   last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
   next_auto_rewrite_ = now.PlusMillis(5000);  // do not retry in a tight loop
@@ -520,9 +489,8 @@ void Durability::MaybeStartAutoRewrite(MonoTime now) {
 
 bool Durability::Shutdown(MonoTime now) {
   rewriter_.Abort();
-  if (bulk_ != nullptr || child_done_) unlink(rewriter_.temp_path().c_str());
-  child_done_ = false;
-  bulk_.reset();
+  if (tail_ != nullptr) unlink(rewriter_.temp_path().c_str());
+  tail_.reset();
   writer_.StopCapture();
   if (!log_on()) {
     if (!config_->appendonly && engine_ != nullptr) return ReserveTokenFile();
