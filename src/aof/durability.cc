@@ -452,7 +452,7 @@ void Durability::MaybeFinishRewrite(MonoTime now) {
   uint64_t size = tail->size();
   Log(LogLevel::kNotice,
       "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB in {} background "
-      "rounds, {} bytes of them in the final step)",
+      "rounds, {} bytes of them by the loop, at most 1 MB an iteration beyond its own records)",
       static_cast<double>(tail->background_bytes() + tail->loop_bytes()) / (1024 * 1024),
       tail->rounds(), tail->loop_bytes());
   writer_.StopCapture();

@@ -5,12 +5,21 @@
 // The loop must not pay for that: the capture can be tens of megabytes when
 // large records are logged during the rewrite. So the background thread
 // appends and syncs it in rounds, each taking what was captured so far,
-// while the loop goes on writing (and capturing) the old log. Only when a
-// round ends with at most kMaxLoopBytes captured does the loop append that
-// small rest itself, sync, and let the caller rename: the loop never writes
-// more than kMaxLoopBytes of captured tail in one iteration, whatever the
-// write rate. Until the rename the old log receives every record, so a
-// crash at any moment leaves the old complete log or the new complete one.
+// while the loop goes on writing (and capturing) the old log. When a round
+// ends with at most kMaxLoopBytes captured, the loop appends that small rest
+// itself, syncs, and lets the caller rename.
+//
+// Rounds need not converge: when the write rate matches what the disk
+// takes, each round ends with as much captured as it started with. After
+// kMaxRounds the loop chases instead: each iteration it appends the head of
+// the capture, at most kMaxLoopBytes more than the iteration itself logged,
+// so the backlog shrinks by kMaxLoopBytes an iteration however fast records
+// come (the background thread keeps the new file's dirty data small by
+// syncing it meanwhile). Either way the loop never writes more than
+// kMaxLoopBytes of backlog in one iteration beyond its own records.
+//
+// Until the rename the old log receives every record, so a crash at any
+// moment leaves the old complete log or the new complete (synced) one.
 #pragma once
 
 #include <atomic>
@@ -29,6 +38,8 @@ class RewriteTail {
  public:
   // The most captured bytes the loop appends itself, in the final step.
   static constexpr size_t kMaxLoopBytes = size_t{1} << 20;
+  // Background rounds before the loop chases the backlog itself.
+  static constexpr int kMaxRounds = 4;
 
   RewriteTail(FileSystem* fs, BackgroundSync* background, std::string temp_path);
   RewriteTail(const RewriteTail&) = delete;
@@ -63,6 +74,10 @@ class RewriteTail {
     std::atomic<bool> done{false};
   };
   void StartRound(LogWriter* writer);
+  // Chase mode: appends the capture's head within this iteration's budget.
+  // False on a write error (error_ is set).
+  bool Chase(LogWriter* writer, uint64_t own);
+  Step Finish(LogWriter* writer);
 
   FileSystem* fs_;
   BackgroundSync* background_;
@@ -74,6 +89,13 @@ class RewriteTail {
   uint64_t background_bytes_ = 0;
   uint64_t loop_bytes_ = 0;
   int rounds_ = 0;
+  // Chase mode: capture bytes already in the file, the capture total seen
+  // at the last Advance (what the loop logged since is its own budget), and
+  // whether a background sync of the file runs.
+  bool chasing_ = false;
+  size_t consumed_ = 0;
+  uint64_t seen_total_ = 0;
+  std::shared_ptr<std::atomic<bool>> syncing_;
 };
 
 }  // namespace lockd::aof
