@@ -227,6 +227,9 @@ TEST_CASE("token safety: a waiter queued before the counter ran out times out, n
   CHECK(Acquire(*holder, "k", "h") == kMax - 1);
   waiter->Append({"LOCK.ACQUIRE", "k", "w", "1000", "WAIT", "5000"});
   REQUIRE(waiter->Flush());
+  // The wait must be queued before the counter runs out (after, it is refused).
+  for (int i = 0; i < 500 && WaitersOf(*holder, "k") != 1; ++i) usleep(10'000);
+  REQUIRE(WaitersOf(*holder, "k") == 1);
   CHECK(Acquire(*holder, "last", "h") == kMax);  // the counter is now at its end
   CHECK(holder->Cmd({"LOCK.RELEASE", "k", "h", std::to_string(kMax - 1)}).integer() == 1);
   Reply r = waiter->GetReply();
