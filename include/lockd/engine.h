@@ -28,6 +28,17 @@ namespace lockd {
 
 using Token = uint64_t;
 
+// Tokens are positive signed 64-bit integers end to end (replies, log
+// records, the .tokens file): the counter stops at this value and never
+// wraps. A server whose counter reaches it grants no new token
+// (AcquireOutcome::kTokensExhausted); current holders keep their leases.
+inline constexpr Token kMaxToken = static_cast<Token>(INT64_MAX);
+
+// a + b, saturated at kMaxToken: reservations above the counter never wrap.
+inline constexpr Token SaturatingAddTokens(Token a, Token b) {
+  return a >= kMaxToken || b >= kMaxToken - a ? kMaxToken : a + b;
+}
+
 // The longest lease or wait the engine accepts, in milliseconds. Larger values
 // are refused by the command layer ("invalid expire time"), so that
 // now + ttl never overflows.
@@ -54,6 +65,9 @@ enum class AcquireOutcome {
   kBusy,            // held by another holder and the caller does not wait
   kQueued,          // held by another holder: the caller waits (see WaitListener)
   kTooManyWaiters,  // the key's wait queue is full (lock-max-waiters)
+  // A new token would be needed but the counter is at kMaxToken: a free
+  // key, or a wait for a held one (it could never be granted).
+  kTokensExhausted,
 };
 
 // One queued waiter. Opaque; owned by the engine. Valid from the kQueued
@@ -117,7 +131,9 @@ class ChangeListener {
 // whose wait had ended time out. The waiters right behind the new holder with
 // the same holder string are then granted too, with the same token (for them
 // it is a re-acquire). A waiter whose wait has ended may still be counted in
-// LeaseView::waiters until the timer for it runs.
+// LeaseView::waiters until the timer for it runs. When the token counter is
+// exhausted (kMaxToken) a key that frees cannot be granted: its waiters time
+// out, and the key is free.
 class WaitListener {
  public:
   virtual ~WaitListener() = default;
@@ -191,7 +207,10 @@ class Engine {
   size_t size() const;
   size_t waiter_count() const;  // queued waiters on all keys
   Token last_token() const;
-  // Replay and restart: the next token issued will be greater than `token`.
+  // Whether the counter is at kMaxToken: no new token can be issued.
+  bool tokens_exhausted() const;
+  // Replay and restart: the next token issued will be greater than `token`
+  // (`token` is at most kMaxToken).
   void RaiseLastToken(Token token);
 
   // Log replay: sets `key`'s lease as the log says, replacing any lease it

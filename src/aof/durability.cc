@@ -15,6 +15,7 @@
 #include "aof/mapped_file.h"
 #include "aof/record.h"
 #include "aof/time_convert.h"
+#include "util/errors.h"
 #include "util/log.h"
 
 namespace lockd::aof {
@@ -41,8 +42,12 @@ void RemoveStaleRewrites() {
 
 // The largest token a log names (grants, extensions and reservations),
 // read without loading it: the token file, and with appendonly no the log
-// an earlier run left. A missing file names none.
+// an earlier run left. A missing file names none; one that exists but
+// cannot be read is an error (open_error), since it may name any token.
 struct TokenScan {
+  bool exists = false;
+  size_t size = 0;
+  int open_error = 0;
   uint64_t max_token = 0;
   LogReader::Result result = LogReader::Result::kEnd;
   size_t error_offset = 0;
@@ -52,7 +57,14 @@ struct TokenScan {
 TokenScan ScanTokens(const std::string& path) {
   TokenScan scan;
   MappedFile file;
-  if (file.Open(path) != 0) return scan;
+  int e = file.Open(path);
+  if (e == ENOENT) return scan;
+  scan.exists = true;
+  if (e != 0) {
+    scan.open_error = e;
+    return scan;
+  }
+  scan.size = file.data().size();
   LogReader reader(file.data());
   Record r;
   while ((scan.result = reader.Next(&r)) == LogReader::Result::kRecord) {
@@ -64,6 +76,14 @@ TokenScan ScanTokens(const std::string& path) {
   scan.error_offset = reader.error_offset();
   scan.error = reader.error();
   return scan;
+}
+
+// A name beside `path` that no file has yet: path.superseded-<unix s>[-n].
+std::string SupersededName(const std::string& path, int64_t unix_ms) {
+  std::string base = fmt::format("{}.superseded-{}", path, unix_ms / 1000);
+  std::string name = base;
+  for (int n = 1; access(name.c_str(), F_OK) == 0; ++n) name = fmt::format("{}-{}", base, n);
+  return name;
 }
 
 }  // namespace
@@ -94,24 +114,81 @@ Status Durability::BeginLoad() {
   // The token file of `appendonly no` runs: tokens never go backwards even
   // across a switch between appendonly no and yes.
   TokenScan tokens = ScanTokens(TokenFilePath());
-  if (tokens.result == LogReader::Result::kDamaged) {
-    return Status::Error(fmt::format("Bad file format reading the token file {} at offset {}: {}",
-                                     TokenFilePath(), tokens.error_offset, tokens.error));
+  if (tokens.open_error != 0) {
+    return Status::Error(fmt::format("Can't read the token file {}: {}", TokenFilePath(),
+                                     strerror(tokens.open_error)));
+  }
+  // The token file is replaced atomically, so it is never torn: a file that
+  // does not read to its end cannot say how high tokens went.
+  if (tokens.result != LogReader::Result::kEnd) {
+    return Status::Error(fmt::format(
+        "Bad file format reading the token file {} at offset {}: {}", TokenFilePath(),
+        tokens.result == LogReader::Result::kDamaged ? tokens.error_offset : tokens.size,
+        tokens.result == LogReader::Result::kDamaged ? tokens.error : "unexpected end of file"));
   }
   uint64_t token_floor = tokens.max_token;
-  if (!config_->appendonly) {
-    // A log left by `appendonly yes` runs in this dir names tokens too. One
-    // that does not read to its end may name larger ones after the damage:
-    // a block is added, as after a crash.
-    TokenScan log = ScanTokens(config_->appendfilename);
-    uint64_t margin = log.result == LogReader::Result::kEnd ? 0 : kTokenBlock;
-    token_floor = std::max(token_floor, log.max_token + margin);
-  }
   engine_->RaiseLastToken(token_floor);
   reserved_tokens_ = token_floor;
-  if (!config_->appendonly) return Status::Ok();
+  if (!config_->appendonly) return SupersedeLog(tokens.max_token);
   loader_ = std::make_unique<LogLoader>(config_->appendfilename, engine_, clock_);
   return loader_->Open();
+}
+
+// With appendonly no, leases are not kept and this run will change them, so
+// a log left by an `appendonly yes` run stops describing the current state
+// the moment this run grants, renews or releases anything. It must never be
+// replayed as current later: its tokens are first made durable in the token
+// file, then it is moved aside, and only then does the run serve. A crash
+// before the move leaves the log where it was, still current (nothing was
+// changed yet); a crash after it leaves no log, and a token file above it.
+Status Durability::SupersedeLog(uint64_t token_file_limit) {
+  const std::string& path = config_->appendfilename;
+  TokenScan log = ScanTokens(path);
+  if (!log.exists) return Status::Ok();
+  if (log.open_error != 0) {
+    return Status::Error(fmt::format(
+        "Can't read the append only file {} left by an earlier run (its tokens must be known "
+        "so that none is issued again): {}",
+        path, strerror(log.open_error)));
+  }
+  if (log.result == LogReader::Result::kDamaged) {
+    // Records past the damage may name any token: none can be issued
+    // safely until the file is repaired or removed by hand.
+    return Status::Error(fmt::format(
+        "Bad file format reading the append only file {} at byte offset {}: {}. Tokens it names "
+        "after that offset are unknown, so lockd does not start. Make a backup of the file, then "
+        "check it with 'lockd-check-aof {}'",
+        path, log.error_offset, log.error, path));
+  }
+  if (log.size == 0) return Status::Ok();  // says nothing, and stays empty
+  // A torn tail was never acknowledged under `always`, and under
+  // everysec/no its tokens are below a reservation; a block more is cheap.
+  uint64_t floor = log.max_token;
+  if (log.result != LogReader::Result::kEnd) floor = SaturatingAddTokens(floor, kTokenBlock);
+  engine_->RaiseLastToken(floor);
+  if (floor > token_file_limit) {
+    std::string record;
+    AppendReserve(&record, floor, 0);
+    int r = ReplaceFileDurably(TokenFilePath(), record);
+    if (r != 0) {
+      return Status::Error(fmt::format("Can't write the token file {}: {}", TokenFilePath(),
+                                       ErrorText(r)));
+    }
+  }
+  reserved_tokens_ = std::max(reserved_tokens_, floor);
+  std::string aside = SupersededName(path, clock_->WallNow().millis());
+  int r = PosixFileSystem().RenameDurably(path, aside);
+  if (r != 0) {
+    return Status::Error(fmt::format("Can't move the superseded append only file {} to {}: {}",
+                                     path, aside, ErrorText(r)));
+  }
+  Log(LogLevel::kWarning,
+      "appendonly is no: the append only file {} left by an earlier run is superseded (this run "
+      "keeps no leases across restarts, and what it changes would make that file stale). It was "
+      "moved to {} so that a later start with appendonly yes cannot replay it as current; tokens "
+      "resume above {}. Only if no lease changed since it was written may it be moved back.",
+      path, aside, floor);
+  return Status::Ok();
 }
 
 bool Durability::LoadSome(size_t max_records) {
@@ -217,7 +294,7 @@ bool Durability::Reserve() {
   bool tokens = engine_->last_token() > reserved_tokens_;
   bool horizon = max_deadline_ms_ > reserved_horizon_ms_;
   if (!tokens && !horizon) return false;
-  if (tokens) reserved_tokens_ = engine_->last_token() + kTokenBlock;
+  if (tokens) reserved_tokens_ = SaturatingAddTokens(engine_->last_token(), kTokenBlock);
   if (horizon) {
     // Reserve past the deadline by the lease length, at least 1 s and at
     // most 60 s: a stream of leases of one length then reserves at most
@@ -233,7 +310,7 @@ bool Durability::Reserve() {
 
 bool Durability::ReserveTokenFile() {
   if (engine_->last_token() <= reserved_tokens_) return true;
-  uint64_t limit = engine_->last_token() + kTokenBlock;
+  uint64_t limit = SaturatingAddTokens(engine_->last_token(), kTokenBlock);
   std::string record;
   AppendReserve(&record, limit, 0);
   int r = ReplaceFileDurably(TokenFilePath(), record);
@@ -325,9 +402,12 @@ Status Durability::StartRewrite(MonoTime now) {
   if (rewriting()) {
     return Status::Error("ERR Background append only file rewriting already in progress");
   }
-  if (!log_on()) {
-    return Status::Error("ERR Background append only file rewriting needs 'appendonly yes'");
+  if (!config_->appendonly) {
+    // A log written now would be replayed by a later `appendonly yes` start
+    // as current, although leases changed after it (see SupersedeLog).
+    return Status::Error(errors::kRewriteNeedsAppendOnly);
   }
+  if (!log_on()) return Status::Error("ERR Background append only file rewriting needs the log open");
   RefreshTime(now);
   uint64_t token_limit = std::max(engine_->last_token(), reserved_tokens_);
   int64_t horizon = std::max(reserved_horizon_ms_, gate_ms_);
@@ -349,14 +429,6 @@ Status Durability::StartRewrite(MonoTime now) {
   return Status::Ok();
 }
 
-struct Durability::BulkAppend {
-  std::string data;  // captured while the child ran
-  std::shared_ptr<LogFile> file;
-  uint64_t size = 0;
-  std::string error;  // empty: appended and synced
-  std::atomic<bool> done{false};
-};
-
 void Durability::MaybeFinishRewrite(MonoTime now) {
   // SIGCHLD says when the child is done; polling a few times a second
   // covers a signal that went to another handler.
@@ -366,47 +438,25 @@ void Durability::MaybeFinishRewrite(MonoTime now) {
     child_exited_ = false;
     std::optional<bool> ok = rewriter_.Poll();
     if (ok && !*ok) return FailRewrite("the child could not write the snapshot", now);
-    if (ok) child_done_ = true;
+    if (ok) tail_ = std::make_unique<RewriteTail>(fs_, &background_, rewriter_.temp_path());
   }
-  if (child_done_) {
-    // Step 1, on the background thread: append the capture so far and sync.
-    child_done_ = false;
-    bulk_ = std::make_shared<BulkAppend>();
-    bulk_->data = writer_.TakeCapture();
-    background_.Run([job = bulk_, fs = fs_, temp = rewriter_.temp_path()] {
-      std::string error;
-      job->file = fs->OpenForAppend(temp, &error);
-      if (job->file == nullptr) {
-        job->error = "open: " + error;
-      } else {
-        job->size = job->file->initial_size() + job->data.size();
-        int r = WriteAll(*job->file, job->data);
-        if (r == 0) r = job->file->Sync();
-        if (r != 0) job->error = ErrorText(r);
-      }
-      job->done.store(true, std::memory_order_release);
-    });
-    return;
-  }
-  if (bulk_ == nullptr || !bulk_->done.load(std::memory_order_acquire)) return;
-  // Step 2, here: the rest must hold everything the old log has, so only
-  // once this iteration's records are written.
-  if (writer_.pending() || write_error_ != 0) return;
-  std::shared_ptr<BulkAppend> job = std::move(bulk_);
-  if (!job->error.empty()) return FailRewrite(job->error, now);
-  const std::string& rest = writer_.capture();
-  int r = WriteAll(*job->file, rest);
-  if (r == 0) r = job->file->Sync();
-  if (r != 0) return FailRewrite(ErrorText(r), now);
-  r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
+  // The capture must hold everything the old log has beyond the snapshot:
+  // only once this iteration's records are written.
+  if (tail_ == nullptr || writer_.pending() || write_error_ != 0) return;
+  RewriteTail::Step step = tail_->Advance(&writer_);
+  if (step == RewriteTail::Step::kRunning) return;
+  std::unique_ptr<RewriteTail> tail = std::move(tail_);
+  if (step == RewriteTail::Step::kFailed) return FailRewrite(tail->error(), now);
+  int r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
   if (r != 0) return FailRewrite("rename: " + ErrorText(r), now);
-  uint64_t size = job->size + rest.size();
+  uint64_t size = tail->size();
   Log(LogLevel::kNotice,
-      "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB, {} bytes of "
-      "them in the final step)",
-      static_cast<double>(job->data.size() + rest.size()) / (1024 * 1024), rest.size());
+      "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB in {} background "
+      "rounds, {} bytes of them by the loop, at most 1 MB an iteration beyond its own records)",
+      static_cast<double>(tail->background_bytes() + tail->loop_bytes()) / (1024 * 1024),
+      tail->rounds(), tail->loop_bytes());
   writer_.StopCapture();
-  writer_.Attach(std::move(job->file), size);
+  writer_.Attach(tail->TakeFile(), size);
   base_size_ = size;
   ++rewrites_;
   last_rewrite_ok_ = true;
@@ -418,8 +468,7 @@ void Durability::FailRewrite(const std::string& why, MonoTime now) {
   Log(LogLevel::kWarning, "Background AOF rewrite failed: {}", why);
   unlink(rewriter_.temp_path().c_str());
   writer_.StopCapture();
-  child_done_ = false;
-  bulk_.reset();
+  tail_.reset();
   last_rewrite_ok_ = false;
   last_rewrite_secs_ = (now.us - rewrite_started_.us) / 1'000'000;
   next_auto_rewrite_ = now.PlusMillis(5000);  // do not retry in a tight loop
@@ -440,9 +489,8 @@ void Durability::MaybeStartAutoRewrite(MonoTime now) {
 
 bool Durability::Shutdown(MonoTime now) {
   rewriter_.Abort();
-  if (bulk_ != nullptr || child_done_) unlink(rewriter_.temp_path().c_str());
-  child_done_ = false;
-  bulk_.reset();
+  if (tail_ != nullptr) unlink(rewriter_.temp_path().c_str());
+  tail_.reset();
   writer_.StopCapture();
   if (!log_on()) {
     if (!config_->appendonly && engine_ != nullptr) return ReserveTokenFile();

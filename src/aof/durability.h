@@ -16,6 +16,7 @@
 #include "aof/loader.h"
 #include "aof/log_file.h"
 #include "aof/log_writer.h"
+#include "aof/rewrite_tail.h"
 #include "aof/rewriter.h"
 #include "lockd/clock.h"
 #include "lockd/config.h"
@@ -63,7 +64,7 @@ class Durability final : public ChangeListener {
 
   // BGREWRITEAOF.
   Status StartRewrite(MonoTime now);
-  bool rewriting() const { return rewriter_.running() || child_done_ || bulk_ != nullptr; }
+  bool rewriting() const { return rewriter_.running() || tail_ != nullptr; }
 
   // SHUTDOWN / SIGTERM: writes what is pending and a LOCK.SHUTDOWN record,
   // and syncs. Stops a running rewrite. False when the log could not be
@@ -89,6 +90,8 @@ class Durability final : public ChangeListener {
   // deadline beyond what is reserved; returns true when it did.
   bool Reserve();
   bool ReserveTokenFile();
+  // appendonly no: moves a log left by an earlier run aside (see .cc).
+  Status SupersedeLog(uint64_t token_file_limit);
   void MaybeFinishRewrite(MonoTime now);
   void FailRewrite(const std::string& why, MonoTime now);
   void MaybeStartAutoRewrite(MonoTime now);
@@ -122,15 +125,11 @@ class Durability final : public ChangeListener {
   MonoTime last_background_sync_;
   int64_t fsync_delayed_ = 0;
 
-  // The end of a rewrite, in two steps so that the loop never waits for the
-  // bulk of it: the child's exit (child_done_), then the background thread
-  // appends and syncs what was captured meanwhile (bulk_), then the loop
-  // appends the small rest, syncs, renames and switches.
-  struct BulkAppend;
+  // The end of a rewrite: the child's exit, then the capture moved into
+  // the new file (tail_, mostly on the background thread), then the rename.
   bool child_exited_ = false;
   MonoTime last_child_poll_;
-  bool child_done_ = false;
-  std::shared_ptr<BulkAppend> bulk_;
+  std::unique_ptr<RewriteTail> tail_;
   MonoTime rewrite_started_;
   int64_t last_rewrite_secs_ = -1;
   bool last_rewrite_ok_ = true;

@@ -28,7 +28,10 @@ int LogWriter::Write() {
     done += static_cast<size_t>(w);
   }
   if (error == 0) {
-    if (capturing_) capture_.append(buffer_);
+    if (capturing_) {
+      capture_.append(buffer_);
+      captured_total_ += buffer_.size();
+    }
     size_ += done;
     buffer_.clear();
     return 0;
@@ -39,7 +42,10 @@ int LogWriter::Write() {
     if (file_->Truncate(size_) != 0) {
       // Cannot cut back: the written bytes stay, and the retry continues
       // after them.
-      if (capturing_) capture_.append(buffer_, 0, done);
+      if (capturing_) {
+        capture_.append(buffer_, 0, done);
+        captured_total_ += done;
+      }
       size_ += done;
       buffer_.erase(0, done);
     }

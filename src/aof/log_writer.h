@@ -49,6 +49,7 @@ class LogWriter {
   void StartCapture() {
     capturing_ = true;
     capture_.clear();
+    captured_total_ = 0;
   }
   void StopCapture() {
     capturing_ = false;
@@ -62,6 +63,10 @@ class LogWriter {
     return taken;
   }
   const std::string& capture() const { return capture_; }
+  // Drops the first `n` captured bytes (already moved to the new file).
+  void DropCapturePrefix(size_t n) { capture_.erase(0, n); }
+  // Bytes captured since StartCapture, whether taken or dropped since.
+  uint64_t captured_total() const { return captured_total_; }
 
  private:
   BackgroundSync* background_;
@@ -71,6 +76,7 @@ class LogWriter {
   uint64_t synced_size_ = 0;
   bool capturing_ = false;
   std::string capture_;
+  uint64_t captured_total_ = 0;
 };
 
 }  // namespace lockd::aof

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "util/check.h"
 #include "util/strings.h"
 
 namespace lockd::aof {
@@ -29,8 +30,9 @@ void AppendNumber(std::string* out, uint64_t n) {
   AppendBulk(out, std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
-// A positive integer that fits in int64 (tokens, limits); or, when
-// `allow_zero`, also 0.
+// A positive integer that fits in int64 (tokens, limits: 1..kMaxToken); or,
+// when `allow_zero`, also 0 (times). Anything larger is damage: the server
+// never writes it, and a token past 2^63-1 would turn negative in a reply.
 bool ParseCount(std::string_view s, bool allow_zero, uint64_t* out) {
   int64_t v;
   if (!ParseInt64(s, &v) || v < 0 || (v == 0 && !allow_zero)) return false;
@@ -67,6 +69,8 @@ const char* FreeCauseName(FreeCause cause) {
 
 void AppendGrant(std::string* out, ChangeKind kind, std::string_view key, std::string_view holder,
                  uint64_t token, int64_t pxat_ms) {
+  // A record the reader would call damage must never be written.
+  LOCKD_CHECK(token >= 1 && token <= kMaxToken);
   AppendHeader(out, 5);
   AppendBulk(out, kind == ChangeKind::kExtend ? "LOCK.EXTEND" : "LOCK.GRANT");
   AppendBulk(out, key);
@@ -83,6 +87,10 @@ void AppendFree(std::string* out, std::string_view key, FreeCause cause) {
 }
 
 void AppendReserve(std::string* out, uint64_t token_limit, int64_t horizon_ms) {
+  // A limit is a token (1..kMaxToken). A server that has issued none yet
+  // reserves token 1, which costs one skipped token at most.
+  LOCKD_CHECK(token_limit <= kMaxToken);
+  if (token_limit == 0) token_limit = 1;
   AppendHeader(out, 3);
   AppendBulk(out, "LOCK.RESERVE");
   AppendNumber(out, token_limit);
@@ -134,7 +142,7 @@ bool DecodeRecord(const std::vector<std::string_view>& argv, Record* r, std::str
   if (EqualsIgnoreCase(name, "LOCK.RESERVE")) {
     if (!arity(3)) return false;
     r->type = RecordType::kReserve;
-    if (!ParseCount(argv[1], true, &r->token)) return Fail(error, "bad token limit");
+    if (!ParseCount(argv[1], false, &r->token)) return Fail(error, "bad token limit");
     if (!ParseTime(argv[2], &r->unix_ms)) return Fail(error, "bad horizon");
     return true;
   }

@@ -70,6 +70,9 @@ void CmdAcquire(CommandContext& ctx) {
     case AcquireOutcome::kTooManyWaiters:
       ctx.Error(errors::kMaxWaiters);
       return;
+    case AcquireOutcome::kTokensExhausted:
+      ctx.Error(errors::kTokensExhausted);
+      return;
   }
 }
 

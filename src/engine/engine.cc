@@ -70,6 +70,11 @@ AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holde
     // The restart lock-delay: a lease lost in a crash may still run.
     return AcquireResult{.outcome = AcquireOutcome::kBusy};
   }
+  if (entry == nullptr || (entry->holder() != holder && wait_ms > 0)) {
+    // A new token is needed now (a free key) or later (a wait): with the
+    // counter at its end, refuse rather than wrap or queue forever.
+    if (last_token_ >= kMaxToken) return AcquireResult{.outcome = AcquireOutcome::kTokensExhausted};
+  }
   if (entry == nullptr) {
     // Free: grant with a new token. The probe's empty slot is where it goes.
     entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
@@ -132,7 +137,7 @@ bool Engine::Impl::Release(std::string_view key, std::string_view holder, Token 
 void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token token,
                            std::optional<MonoTime> deadline, MonoTime now) {
   LOCKD_CHECK(waiter_count_ == 0);
-  LOCKD_CHECK(token > 0);
+  LOCKD_CHECK(token > 0 && token <= kMaxToken);
   // No deadline: the longest lease there is.
   MonoTime until = deadline ? *deadline : After(now, kMaxTimeoutMillis);
   Place place = Locate(key);
@@ -285,7 +290,10 @@ size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }
 Token Engine::last_token() const { return impl_->last_token_; }
 
+bool Engine::tokens_exhausted() const { return impl_->last_token_ >= kMaxToken; }
+
 void Engine::RaiseLastToken(Token token) {
+  LOCKD_CHECK(token <= kMaxToken);
   if (token > impl_->last_token_) impl_->last_token_ = token;
 }
 

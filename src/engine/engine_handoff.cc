@@ -46,8 +46,12 @@ LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* en
   WaitQueue* queue = entry->has_waiters() ? queues_.Find(entry->key()) : nullptr;
   LOCKD_CHECK(entry->has_waiters() == (queue != nullptr && queue->size > 0));
   // Will a waiter take the key? Then the free and the grant are one unit.
+  // With the token counter at its end nobody can take the key: every waiter
+  // times out below.
+  const bool can_grant = last_token_ < kMaxToken;
   bool handing_off = false;
-  for (Waiter* w = queue != nullptr ? queue->head : nullptr; w != nullptr; w = w->next) {
+  for (Waiter* w = queue != nullptr && can_grant ? queue->head : nullptr; w != nullptr;
+       w = w->next) {
     if (w->node.deadline() > free_time.us) {
       handing_off = true;
       break;
@@ -58,8 +62,8 @@ LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* en
   bool granted = false;
   while (queue != nullptr && queue->head != nullptr) {
     Waiter* waiter = queue->head;
-    if (waiter->node.deadline() <= free_time.us) {
-      // Its wait was over before the key freed.
+    if (waiter->node.deadline() <= free_time.us || !can_grant) {
+      // Its wait was over before the key freed (or no token is left).
       void* context = DetachWaiter(waiter);
       ++stats_.wait_timeouts;
       waits_->OnWaitTimedOut(context);

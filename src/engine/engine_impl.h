@@ -88,8 +88,9 @@ struct Engine::Impl final : TimerHandler {
 
   // --- helpers
   Token NextToken(Token replaced) {
-    // Tokens strictly increase at every grant; the counter never wraps.
-    LOCKD_CHECK(last_token_ < UINT64_MAX);
+    // Tokens strictly increase at every grant; the counter never wraps
+    // (callers check tokens_exhausted() first).
+    LOCKD_CHECK(last_token_ < kMaxToken);
     Token token = ++last_token_;
     LOCKD_CHECK(token > replaced);
     return token;

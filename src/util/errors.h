@@ -73,5 +73,15 @@ inline constexpr const char* kHelloNeedsAuth =
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
     "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
     "protocol version at the same time";
+// The token counter reached 2^63-1: no lock can be granted to a new holder
+// (current holders can still renew, re-acquire and release).
+inline constexpr const char* kTokensExhausted =
+    "ERR fencing tokens exhausted: the token counter reached 9223372036854775807, so no new lock "
+    "can be granted";
+// BGREWRITEAOF with appendonly no: lockd writes no log then (one written
+// now would be replayed later as current after leases changed).
+inline constexpr const char* kRewriteNeedsAppendOnly =
+    "ERR Background append only file rewriting needs 'appendonly yes': with appendonly no lockd "
+    "keeps no log, and a snapshot written now would go stale as soon as a lease changes";
 
 }  // namespace lockd::errors

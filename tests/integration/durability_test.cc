@@ -1035,10 +1035,26 @@ TEST_CASE("durability: the log is rewritten on its own past auto-aof-rewrite-min
       10000);
   std::string info = c->Cmd({"INFO", "persistence"}).str();
   REQUIRE_MESSAGE(rewritten, info);
-  // 400 grants and releases are some 40 KB of records; what is left is far
-  // less than that.
-  size_t size = ReadWholeFile(AofPath(dir)).size();
-  CHECK_MESSAGE(size < 20 * 1024, size, " bytes; ", info);
+  // The log was compacted: it is a rewritten log (a LOCK.RESERVE, then the
+  // snapshot's grants, then what was logged after the last fork), and the
+  // churn before the first fork (at least 8 KB of it) is gone. How much the
+  // capture holds depends on how long the child ran, so the check counts
+  // what must be missing rather than a size that load can change.
+  size_t valid = 0;
+  size_t size = 0;
+  std::vector<LogRecord> records = ReadRecords(AofPath(dir), &valid, &size);
+  CHECK(valid == size);
+  REQUIRE(!records.empty());
+  CHECK_MESSAGE(records.front().words.at(0) == "LOCK.RESERVE", info);
+  // 1 grant of "keep", 400 grants and 400 releases were logged in all; at
+  // least the ~130 records of the first 8 KB (less the snapshot's few grants)
+  // are not in the rewritten log.
+  CHECK_MESSAGE(records.size() + 50 <= 801, records.size(), " records; ", info);
+  size_t keep_grants = 0;
+  for (const LogRecord& r : records) {
+    keep_grants += r.words.size() > 1 && r.words[0] == "LOCK.GRANT" && r.words[1] == "keep";
+  }
+  CHECK(keep_grants >= 1);
   c.reset();
   srv->Kill();
   srv = StartIn(dir);

@@ -43,6 +43,38 @@ TEST_CASE("engine api: tokens increase across keys; RaiseLastToken only raises")
   CHECK(engine.last_token() == 102);
 }
 
+TEST_CASE("engine api: the token counter stops at 2^63-1 and never wraps") {
+  CountingWaits waits;
+  Engine engine(EngineOptions{}, &waits, nullptr);
+  engine.RaiseLastToken(kMaxToken - 2);
+  MonoTime now = kT0;
+  Token a = engine.Acquire("a", "h", 100, now).token;
+  CHECK(a == kMaxToken - 1);
+  // Queued while a token is left: it would get the last one on hand-off.
+  CHECK(engine.Acquire("a", "w", 100, now, 1000, Ctx(1)).outcome == AcquireOutcome::kQueued);
+  CHECK(engine.Acquire("b", "h", 100, now).token == kMaxToken);
+  CHECK(engine.tokens_exhausted());
+  CHECK(engine.Acquire("c", "h", 100, now).outcome == AcquireOutcome::kTokensExhausted);
+  CHECK(engine.Acquire("b", "x", 100, now, 10, Ctx(2)).outcome ==
+        AcquireOutcome::kTokensExhausted);
+  CHECK(engine.Acquire("b", "x", 100, now).outcome == AcquireOutcome::kBusy);
+  // Holders go on.
+  AcquireResult again = engine.Acquire("b", "h", 100, now);
+  CHECK(again.outcome == AcquireOutcome::kReacquired);
+  CHECK(again.token == kMaxToken);
+  CHECK(engine.Renew("b", "h", kMaxToken, 100, now));
+  // The key frees: the waiter cannot be granted, so it times out and the
+  // key is free.
+  CHECK(engine.Release("a", "h", a, now));
+  CHECK(waits.granted.empty());
+  CHECK(waits.timed_out.count(Ctx(1)) == 1);
+  CHECK(!engine.Find("a", now).has_value());
+  CHECK(engine.waiter_count() == 0);
+  CHECK(engine.last_token() == kMaxToken);
+  CHECK(SaturatingAddTokens(kMaxToken - 1, 65536) == kMaxToken);
+  CHECK(SaturatingAddTokens(5, 7) == 12);
+}
+
 TEST_CASE("engine api: stats, size and waiter counts") {
   CountingWaits waits;
   Engine engine(EngineOptions{}, &waits, nullptr);

@@ -104,6 +104,8 @@ const char* OutcomeName(AcquireOutcome o) {
       return "queued";
     case AcquireOutcome::kTooManyWaiters:
       return "too-many";
+    case AcquireOutcome::kTokensExhausted:
+      return "exhausted";
   }
   return "?";
 }

@@ -147,7 +147,7 @@ SampleLog MakeSample() {
   log.Free("", FreeCause::kExpire);
   log.Free("a\r\nb\0c"s, FreeCause::kDelete);
   log.Grant("big", "w", 9223372036854775807ULL, 9223372036854775807LL);
-  log.Reserve(0, 0);
+  log.Reserve(1, 0);
   log.Reserve(2000, 1900000600000);
   log.Shutdown(1900000001000);
   return log;
@@ -367,6 +367,19 @@ TEST_CASE("log reader: a record that does not decode is damage at its start") {
   SUBCASE("token -1") {
     CheckDamage(InsertBefore(log, n, head + "$2\r\n-1\r\n$13\r\n1900000000000\r\n"), log, n, at, at,
                 "bad token");
+  }
+  SUBCASE("token 2^63, past the signed 64-bit range") {
+    CheckDamage(InsertBefore(log, n, head + "$19\r\n9223372036854775808\r\n$1\r\n0\r\n"), log,
+                n, at, at, "bad token");
+  }
+  SUBCASE("token limit 0") {
+    CheckDamage(InsertBefore(log, n, "*3\r\n$12\r\nLOCK.RESERVE\r\n$1\r\n0\r\n$1\r\n0\r\n"),
+                log, n, at, at, "bad token limit");
+  }
+  SUBCASE("token limit 2^63") {
+    CheckDamage(InsertBefore(log, n,
+                             "*3\r\n$12\r\nLOCK.RESERVE\r\n$19\r\n9223372036854775808\r\n$1\r\n0\r\n"),
+                log, n, at, at, "bad token limit");
   }
   SUBCASE("an empty holder") {
     CheckDamage(
