@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The side-by-side benchmarks of SPEC §9: lockd and a real redis-server, both
+# The side-by-side benchmarks: lockd and a real redis-server, both
 # started here on free ports of 127.0.0.1, driven with the same redis-benchmark
 # flags in alternating runs, each figure printed with its lockd/redis ratio.
 # A packaged redis service (on 6379) is never used, stopped or touched; every
@@ -31,7 +31,7 @@
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
-#   LOCKD_BIN_DIR=build     where lockd's binaries are (make BUILD=dir builds them there)
+#   LOCKD_BIN_DIR=$BUILD    where lockd's binaries are (make exports BUILD: build, build/clang, ...)
 #   LOCKD_SERVER=$LOCKD_BIN_DIR/lockd-server  ENGINE_BENCH=$LOCKD_BIN_DIR/engine-bench
 #   REDIS_SERVER=redis-server
 set -euo pipefail
@@ -75,7 +75,7 @@ ONLY=${BENCH_ONLY:-rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
-LOCKD_BIN_DIR=${LOCKD_BIN_DIR:-$ROOT/build}
+LOCKD_BIN_DIR=${LOCKD_BIN_DIR:-$ROOT/${BUILD:-build}}
 LOCKD_SERVER=${LOCKD_SERVER:-$LOCKD_BIN_DIR/lockd-server}
 ENGINE_BENCH=${ENGINE_BENCH:-$LOCKD_BIN_DIR/engine-bench}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
@@ -369,7 +369,7 @@ probe_aof() {
 T0=$(date +%s)
 lockd_version="(stand-in: redis-server, BENCH_SELFTEST=1)"
 [ "$SELFTEST" != 1 ] && lockd_version=$("$LOCKD_SERVER" --version 2>&1 | head -1 || true)
-echo "== lockd vs redis, side by side (SPEC §9)"
+echo "== lockd vs redis, side by side"
 echo "lockd:  $lockd_version"
 echo "redis:  $("$REDIS_SERVER" --version | head -1)"
 echo "host:   $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"

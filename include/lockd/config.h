@@ -1,4 +1,4 @@
-// Configuration: every directive of SPEC §8, parsed from a redis.conf-style
+// Configuration: every directive, parsed from a redis.conf-style
 // file and `--directive value` arguments, validated, and readable and settable
 // by name for CONFIG GET / CONFIG SET.
 //

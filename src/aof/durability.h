@@ -1,5 +1,5 @@
 // Durability: everything between the engine's state changes and the disk
-// (SPEC §7, DESIGN.md §9). It turns engine changes into log records, writes
+// (DESIGN.md §9). It turns engine changes into log records, writes
 // and syncs them once per loop iteration before any reply leaves (group
 // commit), replays the log at start, compacts it, keeps tokens from ever
 // repeating across crashes, and decides what a failing disk means.

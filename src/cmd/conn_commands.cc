@@ -1,4 +1,4 @@
-// Connection commands (SPEC §5): PING, ECHO, QUIT, RESET, SELECT, AUTH,
+// Connection commands: PING, ECHO, QUIT, RESET, SELECT, AUTH,
 // HELLO and CLIENT with its subcommands, with Redis 7's replies and errors.
 #include <fmt/format.h>
 

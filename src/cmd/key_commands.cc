@@ -1,4 +1,4 @@
-// The read-only Redis key commands (SPEC §3) over the same locks, seen as
+// The read-only Redis key commands over the same locks, seen as
 // string keys whose value is the holder: GET, STRLEN, EXISTS, TYPE, PTTL, TTL,
 // KEYS, SCAN, DBSIZE. Replies and edge cases are Redis 7's; the reads of one
 // key count as keyspace hits or misses as Redis counts them (KEYS, SCAN and

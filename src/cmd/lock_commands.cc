@@ -1,4 +1,4 @@
-// LOCK.ACQUIRE, LOCK.RENEW, LOCK.RELEASE, LOCK.FENCE, LOCK.INFO (SPEC §2):
+// LOCK.ACQUIRE, LOCK.RENEW, LOCK.RELEASE, LOCK.FENCE, LOCK.INFO:
 // argument checks in Redis's words, then one engine call each.
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// Server commands (SPEC §5): CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN, WAIT.
+// Server commands: CONFIG GET|SET|RESETSTAT, TIME, SHUTDOWN, WAIT.
 // INFO and COMMAND live in their own files.
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// The directive table of SPEC §8 with Redis 7's bounds, error texts and
+// The directive table with Redis 7's bounds, error texts and
 // CONFIG GET formats (memory values as plain byte counts, unixsocketperm in
 // octal, client-output-buffer-limit as "normal h s t slave h s t pubsub h s t").
 // Where lockd differs from redis-server, the entry says why.

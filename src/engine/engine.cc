@@ -1,4 +1,4 @@
-// lockd::Engine: the per-key lease state machine (SPEC §1-§2) and the
+// lockd::Engine: the per-key lease state machine and the
 // public API around it. Every command first settles the key: a lease found
 // past its deadline is expired and handed off exactly as its timer would
 // have done, so no call ever sees a lease held at or after its deadline.

@@ -33,10 +33,6 @@ inline constexpr const char* kNoSuchClient = "ERR No such client";
 inline constexpr const char* kProtocolVersionNotInteger =
     "ERR Protocol version is not an integer or out of range";
 inline constexpr const char* kHelloOptionFormat = "ERR Syntax error in HELLO option '{}'";
-inline constexpr const char* kHelloNoAuth =
-    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
-    "RESP protocol version at the same time";
 inline constexpr const char* kBadClientName =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 inline constexpr const char* kBadClientInfo =
@@ -68,7 +64,7 @@ inline constexpr const char* kInvalidArgumentCount =
 inline constexpr const char* kInvalidClientId = "ERR Invalid client ID";
 inline constexpr const char* kNoSuchUserFormat = "ERR No such user '{}'";
 inline constexpr const char* kWaitTimeoutNotInteger = "ERR timeout is not an integer or out of range";
-// Redis 7.0's wording (kHelloNoAuth above is a later release's).
+// Redis 7.0's wording.
 inline constexpr const char* kHelloNeedsAuth =
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
     "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "

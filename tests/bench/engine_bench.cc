@@ -5,7 +5,7 @@
 //   engine_pairs_per_sec <integer>    acquire + release pairs, random keys
 //   engine_expire_1m_ms <number>      Advance time to expire 1M leases due within 1 s
 //   engine_max_advance_us <integer>   the longest single Advance call meanwhile
-// Keys and holders are 17 bytes, as in the memory target (SPEC §9).
+// Keys and holders are 17 bytes, as in the memory target.
 #include <unistd.h>
 
 #include <algorithm>

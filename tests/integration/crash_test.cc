@@ -1,4 +1,4 @@
-// The crash driver (SPEC §1, §7): rounds of concurrent clients acquiring,
+// The crash driver: rounds of concurrent clients acquiring,
 // renewing and releasing on a small key space under appendfsync always, each
 // round ended by SIGKILL at a random moment and followed by a restart in the
 // same directory. After each restart the state is checked against what the

@@ -1,4 +1,4 @@
-// Durability (SPEC §7): the append-only log keeps every acknowledged lease
+// Durability: the append-only log keeps every acknowledged lease
 // across SIGKILL, frees what expired while the server was down, never lets a
 // token go backwards, cuts a torn tail but refuses other damage, records a
 // hand-off as one unit, compacts with BGREWRITEAOF, holds new grants back

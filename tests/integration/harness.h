@@ -269,7 +269,7 @@ std::string InfoField(const std::string& info, const std::string& field);
 int64_t WaitersOf(Client& c, const std::string& key);
 
 // LOCK.INFO's RESP2 reply, checked field by field: names and types in the
-// order of SPEC §2. Empty when the reply has another shape.
+// order LOCK.INFO replies in. Empty when the reply has another shape.
 struct LockInfo {
   std::string holder;
   int64_t token = 0;

@@ -1,4 +1,4 @@
-// Resource limits (SPEC §6, §8): maxclients, a client that sends without
+// Resource limits: maxclients, a client that sends without
 // reading its replies, and the idle timeout.
 #include <doctest/doctest.h>
 #include <poll.h>

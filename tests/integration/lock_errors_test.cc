@@ -1,4 +1,4 @@
-// Argument errors of the lock commands, with SPEC §2's exact texts, and the
+// Argument errors of the lock commands, with their exact texts, and the
 // unknown-command reply.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// The life of one lease (SPEC §1, §2, §3): grant, re-acquire by the holder,
+// The life of one lease: grant, re-acquire by the holder,
 // refusal to others, inspection through the lock and key commands, renewal,
 // release, expiry, and token order across keys.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Pipelining (SPEC §6): deep pipelines on one connection, replies in order,
+// Pipelining: deep pipelines on one connection, replies in order,
 // and inline and multibulk commands mixed in one stream, however it is split.
 #include <doctest/doctest.h>
 

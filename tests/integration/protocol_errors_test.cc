@@ -1,4 +1,4 @@
-// Malformed input (SPEC §6): each protocol error gets Redis's exact reply,
+// Malformed input: each protocol error gets Redis's exact reply,
 // then that connection, and only it, is closed. Also the smaller limits and
 // replies before authentication (requirepass).
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// RESP3 after HELLO 3 (SPEC §2, §5, §6), byte for byte on a raw socket:
+// RESP3 after HELLO 3, byte for byte on a raw socket:
 // hiredis 0.14 has no RESP3 parser.
 #include <doctest/doctest.h>
 

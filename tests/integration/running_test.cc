@@ -1,4 +1,4 @@
-// Running the server (SPEC §8): bad directives and a busy port exit 1 with a
+// Running the server: bad directives and a busy port exit 1 with a
 // message naming the problem, --version exits 0, appendonly yes starts with
 // its log in --dir, and the log file is in Redis's line format.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Connection and server commands (SPEC §5): CLIENT, SELECT, ECHO, PING, QUIT,
+// Connection and server commands: CLIENT, SELECT, ECHO, PING, QUIT,
 // RESET, TIME, DBSIZE, CONFIG, INFO, COMMAND, SHUTDOWN and SIGTERM.
 #include <doctest/doctest.h>
 #include <signal.h>

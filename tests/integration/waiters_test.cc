@@ -1,4 +1,4 @@
-// Waiting for a held key (SPEC §1, §2): FIFO hand-off on release and expiry,
+// Waiting for a held key: FIFO hand-off on release and expiry,
 // wait timeouts, disconnects and CLIENT UNBLOCK leaving the queue, INFO's
 // blocked_clients, and commands pipelined behind a blocked acquire.
 #include <doctest/doctest.h>

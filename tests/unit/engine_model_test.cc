@@ -54,7 +54,7 @@ struct ModelLease {
   std::deque<ModelWaiter> waiters;
 };
 
-// The obviously-correct version of SPEC §1-§2, including the engine's rule
+// The obviously-correct version of the lock model, including the engine's rule
 // for late processing: a key freed at F goes to the first waiter whose wait
 // ends after F, and a timer is due once its deadline's ms tick has come.
 class Model {

@@ -1,4 +1,4 @@
-// Table-driven tests of the lease state machine (SPEC §1-§2) on a manual
+// Table-driven tests of the lease state machine on a manual
 // clock: each case is a list of engine calls, each with the reply it must
 // get and the listener events (changes and wait outcomes) it must cause, in
 // order. Times are written relative to the start T0, in ms ("+100") or µs
