@@ -15,7 +15,6 @@ namespace lockd::config_internal {
 namespace {
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
-constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 constexpr uint64_t kULongLongMax = std::numeric_limits<uint64_t>::max();
 constexpr bool kRuntime = true;
 constexpr bool kImmutable = false;
