@@ -8,6 +8,7 @@
 //   held  --Acquire other, WAIT>0-----------------> held + a queued waiter
 //   held  --Release / expiry, a live waiter------> held by the waiter (new token)
 //   held  --Release / expiry, no live waiter-----> free (entry removed)
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -78,6 +79,7 @@ AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holde
   if (entry == nullptr) {
     // Free: grant with a new token. The probe's empty slot is where it goes.
     entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
+    longest_key_ = std::max(longest_key_, key.size());
     entry->token = NextToken(0);
     place.table->InsertAt(place.probe.slot, entry, place.hash);
     ++size_;
@@ -102,6 +104,7 @@ AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holde
 bool Engine::Impl::Renew(std::string_view key, std::string_view holder, Token token, int64_t ttl_ms,
                          MonoTime now) {
   LOCKD_CHECK(ttl_ms >= 1 && ttl_ms <= kMaxTimeoutMillis);
+  if (CannotBeHeld(key)) return false;
   Place place = Locate(key);
   LeaseEntry* entry = HeldBy(place, key, holder, token, now);
   if (entry == nullptr) return false;
@@ -126,6 +129,7 @@ LeaseEntry* Engine::Impl::HeldBy(Place& place, std::string_view key, std::string
 
 bool Engine::Impl::Release(std::string_view key, std::string_view holder, Token token,
                            MonoTime now) {
+  if (CannotBeHeld(key)) return false;
   Place place = Locate(key);
   LeaseEntry* entry = HeldBy(place, key, holder, token, now);
   if (entry == nullptr) return false;
@@ -144,6 +148,7 @@ void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token 
   LeaseEntry* entry = place.entry;
   if (entry == nullptr) {
     entry = NewLeaseEntry(slab_, key, holder, LeaseTable::HashLow(place.hash));
+    longest_key_ = std::max(longest_key_, key.size());
     place.table->InsertAt(place.probe.slot, entry, place.hash);
     ++size_;
   } else {
@@ -171,6 +176,7 @@ void Engine::Impl::Remove(std::string_view key) {
 }
 
 std::optional<LeaseView> Engine::Impl::Find(std::string_view key, MonoTime now) {
+  if (CannotBeHeld(key)) return std::nullopt;
   Place place = Locate(key);
   LeaseEntry* entry = ExpireIfDue(place, key, now);
   if (entry == nullptr) return std::nullopt;

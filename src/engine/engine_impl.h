@@ -49,6 +49,7 @@ struct Engine::Impl final : TimerHandler {
   uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
                 const std::function<void(const LeaseView&)>& visit);
 
+  bool CannotBeHeld(std::string_view key) const { return key.size() > longest_key_; }
   Place Locate(std::string_view key) {
     uint64_t hash = hasher_(key);
     LeaseTable* table = &tables_[(hash >> 32) & partition_mask_];
@@ -133,6 +134,10 @@ struct Engine::Impl final : TimerHandler {
   MonoTime grants_closed_until_{0};
   EngineStats stats_;
   size_t size_ = 0;
+  // The longest key ever held. A longer key cannot be held now, so reads,
+  // renewals and releases of it are answered without hashing it: EXISTS of
+  // a 512 MB key must not stall the loop for the time it takes to hash it.
+  size_t longest_key_ = 0;
   size_t waiter_count_ = 0;
   // The `now` of the Advance in progress, for the timer callbacks.
   MonoTime advance_now_;

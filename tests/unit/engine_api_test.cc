@@ -75,6 +75,34 @@ TEST_CASE("engine api: the token counter stops at 2^63-1 and never wraps") {
   CHECK(SaturatingAddTokens(5, 7) == 12);
 }
 
+TEST_CASE("engine api: keys longer than any held are absent; the longest ones still count") {
+  // Reads of a key longer than every key ever held skip hashing it; this
+  // checks the boundary of that shortcut, for every kind of lookup.
+  CountingWaits waits;
+  Engine engine(EngineOptions{}, &waits, nullptr);
+  const std::string short_key(10, 's');
+  const std::string long_key(4096, 'l');
+  CHECK_FALSE(engine.Find(short_key, kT0).has_value());
+  Token t1 = engine.Acquire(short_key, "h", 1000, kT0).token;
+  CHECK(engine.Find(short_key, kT0).has_value());
+  CHECK_FALSE(engine.Find(short_key + "x", kT0).has_value());
+  Token t2 = engine.Acquire(long_key, "h", 1000, kT0).token;
+  REQUIRE(t2 > t1);
+  // The longest key held is found, renewed and released like any other.
+  REQUIRE(engine.Find(long_key, kT0).has_value());
+  CHECK(engine.Find(long_key, kT0)->token == t2);
+  CHECK(engine.Renew(long_key, "h", t2, 2000, kT0));
+  CHECK_FALSE(engine.Renew(long_key + "x", "h", t2, 2000, kT0));
+  CHECK_FALSE(engine.Release(long_key + "x", "h", t2, kT0));
+  CHECK(engine.Release(long_key, "h", t2, kT0));
+  CHECK_FALSE(engine.Find(long_key, kT0).has_value());
+  // Restored leases (log replay) count too.
+  const std::string restored(8192, 'r');
+  engine.Restore(restored, "h", t2 + 1, std::nullopt, kT0);
+  REQUIRE(engine.Find(restored, kT0).has_value());
+  CHECK(engine.Release(restored, "h", t2 + 1, kT0));
+}
+
 TEST_CASE("engine api: stats, size and waiter counts") {
   CountingWaits waits;
   Engine engine(EngineOptions{}, &waits, nullptr);
