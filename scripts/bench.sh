@@ -266,6 +266,8 @@ bench_run() {
   local side=$1 name=$2 round=$3 n=$4 p=$5
   shift 5
   local out="$TMP/rb.out"
+  local cpu0
+  cpu0=$(cpu_ticks "${PID[$side]}")
   if ! run "$out" "${PIN_CLIENT[@]}" redis-benchmark -h 127.0.0.1 -p "${PORT[$side]}" \
       -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -P "$p" --csv "$@"; then
     cat "$out" "$out.err" >&2
@@ -284,9 +286,19 @@ bench_run() {
   p50=$(awk -F, '{print $(NF-3)}' <<<"$line")
   p99=$(awk -F, '{print $(NF-1)}' <<<"$line")
   R[$name,$side]+="$rps "
-  printf '  round %-5s %-5s %-8s %10s rps   p50 %s ms  p99 %s ms\n' \
-    "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$p50" "$p99"
+  # The server's own CPU time per request: unpipelined, both servers wait on
+  # the same client, so rps alone cannot tell them apart; this can.
+  local cpu_us
+  cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "${PID[$side]}")" -v hz="$CLK_TCK" -v n="$n" \
+    'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+  R[cpu:$name,$side]+="$cpu_us "
+  printf '  round %-5s %-5s %-8s %10s rps   p50 %s ms  p99 %s ms  server cpu %s us/req\n' \
+    "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$p50" "$p99" "$cpu_us"
 }
+
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
 
 # rps_rounds MODE ROUNDS NAMES...: ROUNDS rounds; in each, both servers are
 # started fresh (so each round does the same work from an empty key space),
@@ -756,11 +768,15 @@ if section rps; then
   row "LOCK.ACQUIRE vs SET NX PX (P1)" "$(med P1,lockd)" "$(med P1,redis)" rps 0 ">=" 1.0
   row "LOCK.ACQUIRE vs SET NX PX (P$PIPELINE)" "$(med PN,lockd)" "$(med PN,redis)" rps 0 ">=" 1.3
   row "PING (P1)" "$(med PING,lockd)" "$(med PING,redis)" rps 0
+  row "  server CPU per LOCK.ACQUIRE / SET (P1)" "$(med cpu:P1,lockd)" "$(med cpu:P1,redis)" us 2
+  row "  server CPU per LOCK.ACQUIRE / SET (P$PIPELINE)" "$(med cpu:PN,lockd)" "$(med cpu:PN,redis)" us 2
+  row "  server CPU per PING (P1)" "$(med cpu:PING,lockd)" "$(med cpu:PING,redis)" us 2
 fi
 if section aof && [ $AOF_OK = 1 ]; then
   row "  same, appendfsync always (P1)" "$(med P1-aof,lockd)" "$(med P1-aof,redis)" rps 0 ">=" 1.0
   row "  same, appendfsync always (P$PIPELINE)" "$(med PN-aof,lockd)" "$(med PN-aof,redis)" rps 0 \
     ">=" 1.2
+  row "    server CPU per request, always (P1)" "$(med cpu:P1-aof,lockd)" "$(med cpu:P1-aof,redis)" us 2
 fi
 if section everysec && [ $AOF_OK = 1 ]; then
   row "  same, appendfsync everysec (P1)" "$(med P1-es,lockd)" "$(med P1-es,redis)" rps 0
