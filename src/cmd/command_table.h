@@ -29,6 +29,9 @@ enum CommandFlag : uint32_t {
   kCmdNoAuth = 1 << 9,  // allowed before AUTH
   kCmdNoMulti = 1 << 10,
   kCmdAllowBusy = 1 << 11,
+  // lockd's own, never shown by COMMAND: the reply reveals no lock state
+  // (PING, ECHO, TIME), so it may leave before the iteration's log commit.
+  kCmdRevealsNoState = 1 << 12,
 };
 
 // One argument, as COMMAND DOCS describes it (and redis-cli turns into hints).

@@ -63,6 +63,11 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   LOCKD_CHECK(!argv.empty());
   LOCKD_CHECK(!session.blocked());
   session.last_interaction = now;
+  // Whatever this command replies waits for the commit, unless it is one of
+  // the few whose reply reveals nothing (checked below, once it is known to
+  // run).
+  const bool awaited_before = session.awaits_commit;
+  session.awaits_commit = true;
 
   const CommandSpec* spec = CommandTable::Get().Find(argv[0]);
   if (spec == nullptr) {
@@ -108,6 +113,7 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   // command: a pipelined batch shares `now`, so a command starts at the later
   // of `now` and the end of the command before it.
   MonoTime start = std::max(now, last_command_end_);
+  if (spec->flags & kCmdRevealsNoState) session.awaits_commit = awaited_before;
   CommandContext ctx{*this, session, argv, *spec, now};
   spec->handler(ctx);
   MonoTime end = clock_->Now();
@@ -165,6 +171,7 @@ bool Commands::Unblock(Session& session, bool with_error) {
   if (session.waiter == nullptr) return false;
   engine_->CancelWait(session.waiter);
   session.waiter = nullptr;
+  session.awaits_commit = true;
   if (with_error) {
     NoteErrorReply(errors::kUnblocked);
     session.reply.Error(errors::kUnblocked);
@@ -179,6 +186,7 @@ void Commands::OnWaitGranted(void* context, Token token) {
   auto* session = static_cast<Session*>(context);
   LOCKD_CHECK(session->waiter != nullptr);
   session->waiter = nullptr;
+  session->awaits_commit = true;
   session->reply.Integer(static_cast<int64_t>(token));
   server_->SessionUnblocked(*session);
 }
@@ -187,6 +195,7 @@ void Commands::OnWaitTimedOut(void* context) {
   auto* session = static_cast<Session*>(context);
   LOCKD_CHECK(session->waiter != nullptr);
   session->waiter = nullptr;
+  session->awaits_commit = true;
   session->reply.Null();
   server_->SessionUnblocked(*session);
 }

@@ -416,9 +416,10 @@ CommandSpec Connection(const char* name, int arity, uint32_t flags, CommandHandl
 
 void AddConnectionCommands(std::vector<CommandSpec>* out) {
   const uint32_t kConnFlags = kCmdNoScript | kCmdNoAuth | kCmdAllowBusy | kCmdFast;
-  out->push_back(Connection("ping", -1, kCmdFast, CmdPing, "Returns the server's liveliness response",
+  out->push_back(Connection("ping", -1, kCmdFast | kCmdRevealsNoState, CmdPing, "Returns the server's liveliness response",
                             {Arg("message", "string", ArgDoc::kOptional)}));
-  out->push_back(Connection("echo", 2, kCmdFast | kCmdLoading | kCmdStale, CmdEcho,
+  out->push_back(Connection("echo", 2, kCmdFast | kCmdLoading | kCmdStale | kCmdRevealsNoState,
+                            CmdEcho,
                             "Returns the given string", {Arg("message", "string")}));
   out->push_back(Connection("quit", -1, kConnFlags | kCmdLoading | kCmdStale, CmdQuit,
                             "Closes the connection"));

@@ -170,7 +170,7 @@ void AddServerCommands(std::vector<CommandSpec>* out) {
   out->push_back(CommandSpec{
       .name = "time",
       .arity = 1,
-      .flags = kCmdLoading | kCmdStale | kCmdFast,
+      .flags = kCmdLoading | kCmdStale | kCmdFast | kCmdRevealsNoState,
       .handler = CmdTime,
       .acl_categories = {"@fast"},
       .summary = "Returns the server time",

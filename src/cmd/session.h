@@ -46,6 +46,13 @@ struct Session {
   Waiter* waiter = nullptr;
   MonoTime blocked_since;
 
+  // Output appended since the last log commit may reveal state that commit
+  // is to cover (a token, a held or free key): it must not leave before the
+  // commit. False only while everything appended since then came from
+  // commands flagged kCmdRevealsNoState, so a PING is not held behind
+  // another client's fdatasync.
+  bool awaits_commit = false;
+
   // QUIT, a protocol error, CLIENT KILL: send what is pending, then close.
   bool close_after_reply = false;
 

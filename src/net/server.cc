@@ -657,8 +657,21 @@ void Server::BeforeSleep() {
     }
     scratch_.clear();
   }
+  // Replies that reveal no lock state (PING, ECHO, TIME, and anything left
+  // from iterations already committed) leave first: they must not wait for
+  // other clients' fdatasync.
+  scratch_.swap(flush_list_);
+  for (Connection* c : scratch_) {
+    if (c->session.awaits_commit) {
+      flush_list_.push_back(c);
+    } else {
+      c->in_flush_list = false;
+      Flush(c);
+    }
+  }
+  scratch_.clear();
   // Group commit: the log records of this whole iteration are written (and,
-  // under appendfsync always, synced) before any of its replies leaves.
+  // under appendfsync always, synced) before any other reply leaves.
   if (!shut_down_ && !commands_->durability().Commit(clock_.Now())) {
     Shutdown(false);
     return;
@@ -666,6 +679,8 @@ void Server::BeforeSleep() {
   scratch_.swap(flush_list_);
   for (Connection* c : scratch_) {
     c->in_flush_list = false;
+    // Everything in its output is now covered by the commit.
+    c->session.awaits_commit = false;
     Flush(c);
   }
   scratch_.clear();

@@ -504,6 +504,67 @@ TEST_CASE("durability: no reply leaves before the sync that covers it (always)")
   CHECK(server.Stop() == 0);
 }
 
+// A PING's reply reveals nothing the log must hold first, so it leaves
+// before the iteration's sync instead of waiting behind another client's
+// fdatasync; a lock reply in the same iteration still waits for it. Without
+// the early flush the PING's reply arrives after "sync-done".
+TEST_CASE("durability: a PING does not wait for another client's sync (always)") {
+  FakeFileSystem fs;
+  TestServer server(AppendFsync::kAlways, &fs);
+  REQUIRE(server.Start());
+  const std::string path = server.aof_path();
+  Client first(server.port());
+  Client writer(server.port());
+  Client pinger(server.port());
+  REQUIRE(first.connected());
+  REQUIRE(writer.connected());
+  REQUIRE(pinger.connected());
+  writer.on_recv = [&] { fs.AddEvent("reply-writer"); };
+  pinger.on_recv = [&] { fs.AddEvent("reply-pinger"); };
+
+  fs.DelaySyncs(300);
+  fs.ClearEvents();
+  // The first grant keeps the loop in its 300 ms sync; the next two commands
+  // arrive meanwhile and so run together in the following iteration, whose
+  // own sync covers the writer's grant.
+  first.SendCommand({"LOCK.ACQUIRE", "x", "h", "10000"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  writer.SendCommand({"LOCK.ACQUIRE", "y", "h", "10000"});
+  pinger.SendCommand({"PING"});
+  CHECK(pinger.Read() == "+PONG");
+  std::string granted = writer.Read();
+  CHECK(IsInteger(first.Read()));
+  REQUIRE(IsInteger(granted));
+
+  std::vector<std::string> events = fs.Events();
+  INFO("events:\n" << Dump(events));
+  std::vector<size_t> syncs = Positions(events, "sync-done");
+  std::vector<size_t> pongs = Positions(events, "reply-pinger");
+  std::vector<size_t> grants = Positions(events, "reply-writer");
+  REQUIRE(syncs.size() >= 2);
+  REQUIRE(pongs.size() == 1);
+  REQUIRE(grants.size() == 1);
+  // The writer's grant still waited for the sync that covers it...
+  CHECK(SyncedBefore(events, grants[0]));
+  CHECK(grants[0] > syncs[1]);
+  // ...while the PING of the same iteration did not.
+  CHECK(pongs[0] < syncs[1]);
+
+  // A PING pipelined behind the same client's grant does not let that
+  // grant's reply out early: the client's output leaves as one.
+  fs.ClearEvents();
+  pinger.Send(Encode({"LOCK.ACQUIRE", "z", "h", "10000"}) + Encode({"PING"}));
+  std::string own = pinger.Read();
+  CHECK(pinger.Read() == "+PONG");
+  REQUIRE(IsInteger(own));
+  events = fs.Events();
+  INFO("events after the pipeline:\n" << Dump(events));
+  pongs = Positions(events, "reply-pinger");
+  REQUIRE(!pongs.empty());
+  CHECK(SyncedBefore(events, pongs[0]));
+  CHECK(server.Stop() == 0);
+}
+
 // Catches a hand-off logged as separate records (a crash between them would
 // replay a free key, or a grant without the free) or in the wrong order.
 TEST_CASE("durability: a hand-off is logged as one unit") {
