@@ -13,6 +13,7 @@
 #include "config/config_files.h"
 #include "config/split_args.h"
 #include "lockd/config.h"
+#include "util/split_args.h"
 #include "util/strings.h"
 
 namespace lockd {
@@ -38,7 +39,7 @@ Status OverrideError(const Override& o, std::string_view detail) {
   // Echo the override as the config line it stands for, with each argument
   // quoted as Redis does when it turns `--port 6380` into `port "6380"`.
   std::string line = o.name;
-  for (const std::string& arg : o.args) line += " " + QuoteConfigArg(arg);
+  for (const std::string& arg : o.args) line += " " + QuoteArg(arg);
   return Status::Error(
       fmt::format("Reading the command line, at argument {} ('--{}')\n"
                   ">>> '{}'\n{}",
@@ -153,7 +154,7 @@ Status ParseCommandLine(int argc, const char* const* argv, Config* config,
     // redis-server reads its options as config lines, so `--include file`
     // works there; it is the one non-directive line an option can be.
     if (EqualsIgnoreCase(o.name, "include") && o.args.size() == 1) {
-      if (Status s = ParseConfigText("include " + QuoteConfigArg(o.args[0]), "the command line",
+      if (Status s = ParseConfigText("include " + QuoteArg(o.args[0]), "the command line",
                                      &parsed);
           !s.ok()) {
         return s;

@@ -16,9 +16,4 @@ namespace lockd {
 // whitespace, as redis-server does; `*args` is then unspecified.
 bool SplitConfigArgs(std::string_view line, std::vector<std::string>* args);
 
-// Quotes `arg` the way Redis's sdscatrepr does ("..." with escapes for '"',
-// '\', control bytes and non-printable bytes), so that echoing it back in an
-// error message shows exactly which bytes were read.
-std::string QuoteConfigArg(std::string_view arg);
-
 }  // namespace lockd

@@ -20,6 +20,7 @@
 #include "util/check.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/split_args.h"
 
 namespace lockd {
 
@@ -56,33 +57,6 @@ void LogLines(LogLevel level, std::string_view message) {
     if (nl == std::string_view::npos) break;
     message.remove_prefix(nl + 1);
   }
-}
-
-// Redis's sdscatrepr: the bytes quoted, with escapes for quotes, backslashes,
-// control and non-ASCII bytes, so that client bytes never break a log line.
-std::string Repr(std::string_view bytes) {
-  std::string out = "\"";
-  for (char ch : bytes) {
-    switch (ch) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      default: {
-        auto u = static_cast<unsigned char>(ch);
-        if (u >= 0x20 && u < 0x7f) {
-          out += ch;
-        } else {
-          out += fmt::format("\\x{:02x}", u);
-        }
-      }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 }  // namespace
@@ -500,7 +474,7 @@ void Server::CheckQueryBufferLimit(Connection* c) {
   Log(LogLevel::kWarning,
       "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: "
       "{})",
-      c->session.id, c->session.addr, Repr(pending.substr(0, 64)));
+      c->session.id, c->session.addr, QuoteArg(pending.substr(0, 64)));
   Close(c);
 }
 

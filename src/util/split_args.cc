@@ -1,7 +1,10 @@
 // SplitArgs: sdssplitargs's rules, byte for byte, including the
 // asymmetry between the separators skipped before an argument (isspace: also
-// \v and \f) and those that end an unquoted one (only space, \t, \r, \n).
+// \v and \f) and those that end an unquoted one (only space, \t, \r, \n);
+// and QuoteArg, sdscatrepr's quoting for echoing bytes back.
 #include "util/split_args.h"
+
+#include <fmt/format.h>
 
 #include "util/check.h"
 
@@ -122,6 +125,45 @@ bool SplitArgs(std::string_view line, std::string* storage,
     }
     spans->emplace_back(start, storage->size() - start);
   }
+}
+
+std::string QuoteArg(std::string_view arg) {
+  std::string out = "\"";
+  for (const char c : arg) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      default: {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u < 0x7f) {
+          out.push_back(c);
+        } else {
+          out += fmt::format("\\x{:02x}", u);
+        }
+      }
+    }
+  }
+  out.push_back('"');
+  return out;
 }
 
 }  // namespace lockd

@@ -23,4 +23,9 @@ namespace lockd {
 bool SplitArgs(std::string_view line, std::string* storage,
                      std::vector<std::pair<size_t, size_t>>* spans);
 
+// The inverse, as Redis's sdscatrepr: `arg` in double quotes, with escapes for
+// '"', '\', control bytes and non-printable bytes, so that echoing client or
+// file bytes in a log line or an error shows exactly which bytes were read.
+std::string QuoteArg(std::string_view arg);
+
 }  // namespace lockd

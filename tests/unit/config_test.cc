@@ -14,6 +14,7 @@
 
 #include "config/directives.h"
 #include "config/split_args.h"
+#include "util/split_args.h"
 
 namespace lockd {
 namespace {
@@ -125,9 +126,9 @@ TEST_CASE("SplitConfigArgs follows sdssplitargs") {
 }
 
 TEST_CASE("QuoteConfigArg is sdscatrepr") {
-  CHECK(QuoteConfigArg("abc") == "\"abc\"");
-  CHECK(QuoteConfigArg("a\"b\\c\n\r\t\a\b") == R"("a\"b\\c\n\r\t\a\b")");
-  CHECK(QuoteConfigArg(std::string("\x01\xff", 2)) == R"("\x01\xff")");
+  CHECK(QuoteArg("abc") == "\"abc\"");
+  CHECK(QuoteArg("a\"b\\c\n\r\t\a\b") == R"("a\"b\\c\n\r\t\a\b")");
+  CHECK(QuoteArg(std::string("\x01\xff", 2)) == R"("\x01\xff")");
 }
 
 TEST_CASE("ParseMemory reads redis.conf sizes") {
