@@ -142,7 +142,9 @@ bool DecodeRecord(const std::vector<std::string_view>& argv, Record* r, std::str
   if (EqualsIgnoreCase(name, "LOCK.RESERVE")) {
     if (!arity(3)) return false;
     r->type = RecordType::kReserve;
-    if (!ParseCount(argv[1], false, &r->token)) return Fail(error, "bad token limit");
+    // A limit of 0 reserves nothing; earlier versions wrote it when a log was
+    // rewritten before the first grant, and such logs must still load.
+    if (!ParseCount(argv[1], true, &r->token)) return Fail(error, "bad token limit");
     if (!ParseTime(argv[2], &r->unix_ms)) return Fail(error, "bad horizon");
     return true;
   }

@@ -245,7 +245,7 @@ TEST_CASE("token safety: records naming tokens outside 1..2^63-1 are damage") {
        {Multibulk({"LOCK.GRANT", "b", "h", "9223372036854775808", "0"}),
         Multibulk({"LOCK.EXTEND", "b", "h", "0", "0"}),
         Multibulk({"LOCK.RESERVE", "9223372036854775808", "0"}),
-        Multibulk({"LOCK.RESERVE", "0", "0"}),
+        Multibulk({"LOCK.RESERVE", "-1", "0"}),
         Multibulk({"LOCK.RESERVE", "18446744073709551615", "0"})}) {
     CAPTURE(bad);
     WriteFile(AofPath(dir), good + bad + good);
@@ -254,6 +254,19 @@ TEST_CASE("token safety: records naming tokens outside 1..2^63-1 are damage") {
     CHECK_MESSAGE(r.output.find("offset " + std::to_string(good.size())) != std::string::npos,
                   r.output);
   }
+}
+
+// Earlier versions wrote `LOCK.RESERVE 0 <horizon>` when a log was rewritten
+// before the first grant; such a log must still load, and reserves nothing.
+TEST_CASE("token safety: a log starting with LOCK.RESERVE 0 still loads") {
+  ScratchDir dir;
+  REQUIRE(!dir.path.empty());
+  WriteFile(AofPath(dir), Multibulk({"LOCK.RESERVE", "0", "0"}) +
+                              Multibulk({"LOCK.GRANT", "a", "h", "7", "0"}) +
+                              Multibulk({"LOCK.SHUTDOWN", "0"}));
+  auto srv = StartWith(dir, true);
+  auto c = srv->Connect();
+  CHECK(Acquire(*c, "b", "h") == 8);
 }
 
 // ---- BGREWRITEAOF with the log off ----

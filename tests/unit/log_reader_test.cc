@@ -372,8 +372,8 @@ TEST_CASE("log reader: a record that does not decode is damage at its start") {
     CheckDamage(InsertBefore(log, n, head + "$19\r\n9223372036854775808\r\n$1\r\n0\r\n"), log,
                 n, at, at, "bad token");
   }
-  SUBCASE("token limit 0") {
-    CheckDamage(InsertBefore(log, n, "*3\r\n$12\r\nLOCK.RESERVE\r\n$1\r\n0\r\n$1\r\n0\r\n"),
+  SUBCASE("token limit -1") {
+    CheckDamage(InsertBefore(log, n, "*3\r\n$12\r\nLOCK.RESERVE\r\n$2\r\n-1\r\n$1\r\n0\r\n"),
                 log, n, at, at, "bad token limit");
   }
   SUBCASE("token limit 2^63") {
