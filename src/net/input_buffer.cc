@@ -40,15 +40,16 @@ InputBuffer::~InputBuffer() { Release(); }
 char* InputBuffer::PrepareRead(size_t* available) {
   // While a reservation is being filled the room is already there (Reserve
   // made it): read into it, however little is left.
-  bool filling = reserved_end_ > end_;
-  if (!filling && capacity_ - end_ < kReadChunk) {
+  if (!filling() && capacity_ - end_ < kReadChunk) {
     if (start_ > 0 && SlideIsCheap()) Slide();
     if (capacity_ - end_ < kReadChunk && !Resize(end_ + kReadChunk, /*exact=*/false)) {
       *available = 0;
       return nullptr;
     }
   }
-  *available = capacity_ - end_;
+  // A read while filling stops at the reservation's end: what follows the
+  // big argument is ordinary input, counted against the read budget.
+  *available = (filling() ? reserved_end_ : capacity_) - end_;
   return data_ + end_;
 }
 

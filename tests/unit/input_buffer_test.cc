@@ -71,6 +71,24 @@ TEST_CASE("input buffer: a big bulk is read into room made once, never moved") {
   CHECK(in.size() == 0);
 }
 
+TEST_CASE("input buffer: a read while filling a reservation stops at its end") {
+  InputBuffer in;
+  size_t available = 0;
+  char* p = in.PrepareRead(&available);
+  REQUIRE(p != nullptr);
+  REQUIRE(available >= 64);
+  in.Commit(10);
+  // Room for 100 bytes of command fits the capacity already there: no resize,
+  // and the read that fills it must not run on past it.
+  REQUIRE(in.Reserve(100));
+  REQUIRE(in.capacity() > 100);
+  REQUIRE(in.filling());
+  in.PrepareRead(&available);
+  CHECK(available == 90);
+  in.Commit(90);
+  CHECK_FALSE(in.filling());
+}
+
 TEST_CASE("input buffer: the parser reports only big bulks still waiting for data") {
   RequestParser parser;
   ParserLimits limits;
