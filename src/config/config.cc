@@ -87,7 +87,9 @@ Status ApplyDirective(Config* config, std::string_view name,
   // how a value printed by CONFIG GET reads back in.
   std::vector<std::string> split;
   if (d->multi_arg && given_args.size() == 1 && !given_args[0].empty()) {
-    if (!SplitConfigArgs(given_args[0], &split)) split.clear();
+    if (!SplitConfigArgs(given_args[0], &split)) {
+      return Status::Error("Unbalanced quotes in configuration line");
+    }
   } else {
     split = given_args;
   }

@@ -72,6 +72,12 @@ TEST_CASE("a quoted multi-word value of a multi-argument directive is split, as 
   CHECK(from_file.bind == std::vector<std::string>{"127.0.0.1", "-::1"});
   CHECK(from_file.output_limit_pubsub == OutputLimit{1024 * 1024, 1024 * 1024, 5});
 
+  // A value that cannot be split says why, instead of counting no arguments.
+  Config unbalanced;
+  s = RunArgs({"--bind", "127.0.0.1 \"::1"}, &unbalanced);
+  CHECK_FALSE(s.ok());
+  CHECK_MESSAGE(s.message().find("Unbalanced quotes") != std::string::npos, s.message());
+
   // A single-argument directive is not split: the space stays an error.
   Config p;
   CHECK_FALSE(RunArgs({"--port", "7000 7001"}, &p).ok());
