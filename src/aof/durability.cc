@@ -126,9 +126,8 @@ Status Durability::BeginLoad() {
         tokens.result == LogReader::Result::kDamaged ? tokens.error_offset : tokens.size,
         tokens.result == LogReader::Result::kDamaged ? tokens.error : "unexpected end of file"));
   }
-  uint64_t token_floor = tokens.max_token;
-  engine_->RaiseLastToken(token_floor);
-  reserved_tokens_ = token_floor;
+  engine_->RaiseLastToken(tokens.max_token);
+  reserved_tokens_ = tokens.max_token;
   if (!config_->appendonly) return SupersedeLog(tokens.max_token);
   loader_ = std::make_unique<LogLoader>(config_->appendfilename, engine_, clock_);
   return loader_->Open();
@@ -452,9 +451,9 @@ void Durability::MaybeFinishRewrite(MonoTime now) {
   uint64_t size = tail->size();
   Log(LogLevel::kNotice,
       "Residual parent diff successfully flushed to the rewritten AOF ({:.2f} MB in {} background "
-      "rounds, {} bytes of them by the loop, at most 1 MB an iteration beyond its own records)",
+      "rounds, {} bytes of them by the loop, at most {} KB an iteration beyond its own records)",
       static_cast<double>(tail->background_bytes() + tail->loop_bytes()) / (1024 * 1024),
-      tail->rounds(), tail->loop_bytes());
+      tail->rounds(), tail->loop_bytes(), RewriteTail::kMaxLoopBytes / 1024);
   writer_.StopCapture();
   writer_.Attach(tail->TakeFile(), size);
   base_size_ = size;

@@ -246,9 +246,7 @@ void CmdCommandGetKeys(CommandContext& ctx) {
   size_t argc = ctx.argc() - 2;
   if (spec == nullptr) return ctx.Error(errors::kInvalidCommandSpecified);
   if (spec->first_key == 0) return ctx.Error(errors::kCommandHasNoKeys);
-  bool arity_ok = spec->arity >= 0 ? argc == static_cast<size_t>(spec->arity)
-                                   : argc >= static_cast<size_t>(-spec->arity);
-  if (!arity_ok) return ctx.Error(errors::kInvalidArgumentCount);
+  if (!ArityMatches(spec->arity, argc)) return ctx.Error(errors::kInvalidArgumentCount);
   int64_t last = spec->last_key >= 0 ? spec->last_key : static_cast<int64_t>(argc) + spec->last_key;
   std::vector<std::string_view> keys;
   for (int64_t i = spec->first_key; i <= last && i < static_cast<int64_t>(argc);

@@ -46,6 +46,13 @@ struct ArgDoc {
   int key_spec_index = -1;
 };
 
+// Whether `argc` words (the name included) fit `arity`: exactly that many,
+// or at least -arity when it is negative.
+inline bool ArityMatches(int arity, size_t argc) {
+  if (arity >= 0) return argc == static_cast<size_t>(arity);
+  return argc >= static_cast<size_t>(-arity);
+}
+
 struct CommandSpec {
   std::string name;  // lowercase; a subcommand's own name ("list")
   int arity = 0;     // counts the command name (and subcommand); negative: at least -arity

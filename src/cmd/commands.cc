@@ -36,11 +36,6 @@ std::string RandomRunId() {
   return id;
 }
 
-bool ArityMatches(int arity, size_t argc) {
-  if (arity >= 0) return argc == static_cast<size_t>(arity);
-  return argc >= static_cast<size_t>(-arity);
-}
-
 }  // namespace
 
 Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,

@@ -1,8 +1,8 @@
 // `lockd-server [config-file] [--directive value ...]`, read the way
 // redis-server reads its command line: the file (and standard input, for
-// "-") first, then each `--name args...` override in order. Reading files is
-// the only I/O in the config module; it happens here, before any parsing.
-#include <fcntl.h>
+// "-") first, then each `--name args...` override in order. Files are read
+// here and, for `include`, by config_files.h; nothing else in the config
+// module does I/O.
 #include <fmt/format.h>
 #include <unistd.h>
 

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <limits>
 
@@ -255,15 +254,6 @@ std::string SetNumber(const CompatSpec& spec, const std::vector<std::string>& a,
     v = -v;
     parsed = true;
   }
-  if (!parsed && (flags & kOctalValue)) {
-    char* end = nullptr;
-    errno = 0;
-    const long long n = std::strtoll(text.c_str(), &end, 8);
-    if (errno == 0 && *end == '\0') {
-      v = n;
-      parsed = true;
-    }
-  }
   // A plain integer only when no other form applies, as in Redis.
   if (!parsed && (flags & ~kUnsignedRange) == 0 && ParseInt64(text, &v)) parsed = true;
   if (!parsed) {
@@ -271,16 +261,11 @@ std::string SetNumber(const CompatSpec& spec, const std::vector<std::string>& a,
       return "argument must be a memory or percent value";
     }
     if (flags & kMemoryValue) return "argument must be a memory value";
-    if (flags & kOctalValue) return "argument couldn't be parsed as an octal number";
     return "argument couldn't be parsed into an integer";
   }
   if (flags & kUnsignedRange) {
     const uint64_t u = static_cast<uint64_t>(v);
     if (u > spec.rule.hi || u < static_cast<uint64_t>(spec.rule.lo)) {
-      if (flags & kOctalValue) {
-        return fmt::format("argument must be between {:o} and {:o} inclusive", spec.rule.lo,
-                           spec.rule.hi);
-      }
       return fmt::format("argument must be between {} and {} inclusive",
                          static_cast<uint64_t>(spec.rule.lo), spec.rule.hi);
     }
@@ -294,8 +279,6 @@ std::string SetNumber(const CompatSpec& spec, const std::vector<std::string>& a,
   }
   if ((flags & kPercentValue) && v < 0) {
     *out = fmt::format("{}%", -v);
-  } else if (flags & kOctalValue) {
-    *out = fmt::format("{:o}", v);
   } else if (flags & kUnsignedRange) {
     *out = std::to_string(static_cast<uint64_t>(v));
   } else {

@@ -22,7 +22,6 @@ enum class StringCheck { kNone, kDbFilename, kAofDirname };
 // Flags of a kNumber directive, as Redis's numeric config flags.
 inline constexpr int kMemoryValue = 1;    // "64mb" etc. (memtoull)
 inline constexpr int kPercentValue = 2;   // "50%", stored negative
-inline constexpr int kOctalValue = 4;     // strtoll base 8
 inline constexpr int kUnsignedRange = 8;  // bounds compared as unsigned, shown with %llu
 
 struct CompatEnumValue {

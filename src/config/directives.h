@@ -41,9 +41,6 @@ std::string SetDirectiveValue(const Directive& d, Config* config,
                               const std::vector<std::string>& args);
 std::string GetDirectiveValue(const Directive& d, const Config& config);
 
-// The directive's own name, or for an alias the name it stands for.
-inline const char* CanonicalName(const Directive& d) { return d.alias_of ? d.alias_of : d.name; }
-
 // Every directive, in the order CONFIG GET lists them: lockd's own, then the
 // Redis compatibility ones. Aliases (Redis 7's lua-time-limit for
 // busy-reply-threshold) are entries of their own that read and write the

@@ -74,7 +74,7 @@ AcquireResult Engine::Impl::Acquire(std::string_view key, std::string_view holde
   if (entry == nullptr || (entry->holder() != holder && wait_ms > 0)) {
     // A new token is needed now (a free key) or later (a wait): with the
     // counter at its end, refuse rather than wrap or queue forever.
-    if (last_token_ >= kMaxToken) return AcquireResult{.outcome = AcquireOutcome::kTokensExhausted};
+    if (TokensExhausted()) return AcquireResult{.outcome = AcquireOutcome::kTokensExhausted};
   }
   if (entry == nullptr) {
     // Free: grant with a new token. The probe's empty slot is where it goes.
@@ -296,7 +296,7 @@ size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }
 Token Engine::last_token() const { return impl_->last_token_; }
 
-bool Engine::tokens_exhausted() const { return impl_->last_token_ >= kMaxToken; }
+bool Engine::tokens_exhausted() const { return impl_->TokensExhausted(); }
 
 void Engine::RaiseLastToken(Token token) {
   LOCKD_CHECK(token <= kMaxToken);

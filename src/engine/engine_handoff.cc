@@ -48,7 +48,7 @@ LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* en
   // Will a waiter take the key? Then the free and the grant are one unit.
   // With the token counter at its end nobody can take the key: every waiter
   // times out below.
-  const bool can_grant = last_token_ < kMaxToken;
+  const bool can_grant = !TokensExhausted();
   bool handing_off = false;
   for (Waiter* w = queue != nullptr && can_grant ? queue->head : nullptr; w != nullptr;
        w = w->next) {

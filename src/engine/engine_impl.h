@@ -50,6 +50,8 @@ struct Engine::Impl final : TimerHandler {
                 const std::function<void(const LeaseView&)>& visit);
 
   bool CannotBeHeld(std::string_view key) const { return key.size() > longest_key_; }
+  // The counter is at kMaxToken: no new token can be issued, ever.
+  bool TokensExhausted() const { return last_token_ >= kMaxToken; }
   Place Locate(std::string_view key) {
     uint64_t hash = hasher_(key);
     LeaseTable* table = &tables_[(hash >> 32) & partition_mask_];
@@ -90,7 +92,7 @@ struct Engine::Impl final : TimerHandler {
   // --- helpers
   Token NextToken(Token replaced) {
     // Tokens strictly increase at every grant; the counter never wraps
-    // (callers check tokens_exhausted() first).
+    // (callers check TokensExhausted() first).
     LOCKD_CHECK(last_token_ < kMaxToken);
     Token token = ++last_token_;
     LOCKD_CHECK(token > replaced);

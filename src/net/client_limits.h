@@ -2,9 +2,9 @@
 // soft output limit's seconds), as pure functions of microseconds so that
 // they can be tested apart from the loop.
 //
-// Configured seconds may be as large as int64 allows; multiplying them into
-// microseconds would overflow, so they saturate instead: a limit of 2^63-1
-// seconds is simply never reached.
+// The configuration bounds these seconds (to 2^31-1), but the conversion does
+// not rely on it: seconds that would overflow in microseconds saturate, so a
+// limit too large to reach is simply never reached.
 #pragma once
 
 #include <cstdint>

@@ -71,8 +71,7 @@ void InputBuffer::Consume(size_t n) {
     // comes back from malloc's free lists, warm: a burst of thousands of
     // one-command clients reuses a few chunks instead of faulting in a
     // fresh one for each, and idle clients cost nothing here.
-    start_ = end_ = 0;
-    reserved_end_ = 0;
+    start_ = end_ = reserved_end_ = 0;
     Release();
     return;
   }

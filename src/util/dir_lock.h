@@ -36,8 +36,6 @@ class DirLock {
   // `daemonize` forked.
   [[nodiscard]] Status RecordPid(pid_t pid);
 
-  bool held() const { return fd_ >= 0; }
-
  private:
   int fd_ = -1;
 };
