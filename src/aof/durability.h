@@ -65,6 +65,7 @@ class Durability final : public ChangeListener {
   // BGREWRITEAOF.
   Status StartRewrite(MonoTime now);
   bool rewriting() const { return rewriter_.running() || tail_ != nullptr; }
+  const Rewriter& rewriter() const { return rewriter_; }
 
   // SHUTDOWN / SIGTERM: writes what is pending and a LOCK.SHUTDOWN record,
   // and syncs. Stops a running rewrite. False when the log could not be

@@ -31,6 +31,9 @@ class Rewriter {
   bool running() const { return child_ > 0; }
   pid_t child() const { return child_; }
   const std::string& temp_path() const { return temp_path_; }
+  // What fork() cost the loop, as Redis's INFO stats reports it.
+  int64_t latest_fork_usec() const { return latest_fork_usec_; }
+  uint64_t total_forks() const { return total_forks_; }
 
   // Reaps the child if it exited: nullopt while it runs, else whether it
   // wrote and synced the whole snapshot.
@@ -41,6 +44,8 @@ class Rewriter {
  private:
   pid_t child_ = -1;
   std::string temp_path_;
+  int64_t latest_fork_usec_ = 0;
+  uint64_t total_forks_ = 0;
 };
 
 // Writes the snapshot; runs in the child. Returns 0, or an errno.
