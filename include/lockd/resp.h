@@ -153,6 +153,9 @@ class OutputBuffer {
   // Drops the first n pending bytes (they were written to the socket).
   void Consume(size_t n);
   void Clear();
+  // Bytes consumed or cleared since the buffer was made: a pending byte's
+  // position in the whole stream is consumed_total() + its offset.
+  uint64_t consumed_total() const { return consumed_total_; }
   // Bytes held by blocks with pending bytes, for memory accounting (CLIENT
   // LIST omem); the one spare block is not counted.
   size_t capacity() const { return blocks_ * kBlockSize; }
@@ -174,6 +177,7 @@ class OutputBuffer {
   size_t blocks_ = 0;
   size_t head_ = 0;
   size_t size_ = 0;
+  uint64_t consumed_total_ = 0;
 };
 
 // Appends RESP replies. Protocol version 2 or 3 decides how nulls, maps, sets,

@@ -92,7 +92,7 @@ Durability::Durability(const Config* config, const Clock* clock, FileSystem* fs)
     : config_(config),
       clock_(clock),
       fs_(fs != nullptr ? fs : &PosixFileSystem()),
-      writer_(&background_) {
+      writer_(&background_, &syncer_) {
   RefreshTime(clock_->Now());
 }
 
@@ -330,7 +330,7 @@ bool Durability::Commit(MonoTime now) {
 
   const AppendFsync policy = config_->appendfsync;
   // Under `always` every token and deadline reaches the disk before it is
-  // revealed; otherwise a reservation must, synchronously.
+  // revealed; otherwise a reservation must.
   bool must_sync = policy != AppendFsync::kAlways && Reserve();
 
   if (writer_.pending()) {
@@ -356,28 +356,36 @@ bool Durability::Commit(MonoTime now) {
     }
   }
 
-  // A failed background sync is retried (once a second) even when nothing
-  // new was written: the bytes it should have covered are not known synced.
-  bool sync_failed = background_.last_error() != 0;
-  if (writer_.unsynced() || sync_failed) {
-    if (policy == AppendFsync::kAlways || must_sync) {
-      int r = writer_.SyncNow();
-      if (r != 0) {
-        Log(LogLevel::kWarning,
-            "Can't persist the append only file (fdatasync: {}). Exiting rather than acknowledge "
-            "what is not on disk...",
-            ErrorText(r));
-        return false;
-      }
-      if (sync_failed) background_.ClearError();
-    } else if ((policy == AppendFsync::kEverySec || sync_failed) &&
-               now.us - last_background_sync_.us >= 1'000'000) {
-      if (background_.pending() == 0) {
-        writer_.SyncInBackground();
-        last_background_sync_ = now;
-      } else {
-        ++fsync_delayed_;
-      }
+  // Replies wait for the sync that covers what they may reveal: under
+  // `always`, everything written so far (a read may reveal a grant whose
+  // sync is still in flight); otherwise the latest reservation. The loop
+  // does not wait: the sync runs on its own thread, and Server holds those
+  // replies until durable_lsn() reaches reply_lsn().
+  if (policy == AppendFsync::kAlways || must_sync) {
+    reply_lsn_ = std::max(reply_lsn_, writer_.written_lsn());
+  }
+  int sync_error = writer_.sync_error();
+  if (reply_lsn_ > writer_.durable_lsn()) {
+    if (sync_error != 0) {
+      Log(LogLevel::kWarning,
+          "Can't persist the append only file (fdatasync: {}). Exiting rather than acknowledge "
+          "what is not on disk...",
+          ErrorText(sync_error));
+      return false;
+    }
+    // One sync at a time: the next starts when this one is done, and covers
+    // everything written meanwhile (group commit).
+    if (!writer_.sync_in_flight()) writer_.StartSync();
+  } else if ((writer_.unsynced() || sync_error != 0) &&
+             (policy == AppendFsync::kEverySec || sync_error != 0) &&
+             now.us - last_background_sync_.us >= 1'000'000) {
+    // everysec, and the retry of a failed sync (once a second) even when
+    // nothing new was written: the bytes it should have covered are not
+    // known synced.
+    if (writer_.StartSync()) {
+      last_background_sync_ = now;
+    } else {
+      ++fsync_delayed_;
     }
   }
 
@@ -387,11 +395,11 @@ bool Durability::Commit(MonoTime now) {
 }
 
 bool Durability::refusing_writes() const {
-  return config_->appendonly && (write_error_ != 0 || background_.last_error() != 0);
+  return config_->appendonly && (write_error_ != 0 || writer_.sync_error() != 0);
 }
 
 std::string Durability::misconf_error() const {
-  int e = write_error_ != 0 ? write_error_ : background_.last_error();
+  int e = write_error_ != 0 ? write_error_ : writer_.sync_error();
   return fmt::format("MISCONF Errors writing to the AOF file: {}", ErrorText(e));
 }
 
@@ -551,7 +559,7 @@ void Durability::WriteInfo(std::string* out, MonoTime now) const {
     add("aof_pending_rewrite", 0);
     add("aof_buffer_length", writer_.buffer().size());
     add("aof_rewrite_buffer_length", writer_.capture().size());
-    add("aof_pending_bio_fsync", background_.pending());
+    add("aof_pending_bio_fsync", writer_.sync_in_flight() ? 1 : 0);
     add("aof_delayed_fsync", fsync_delayed_);
   }
   add("lock_restart_delay_ms", restart_delay_ms(now));

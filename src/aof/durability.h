@@ -54,6 +54,13 @@ class Durability final : public ChangeListener {
   // (a failed write or sync under `always`, or a token reservation that
   // could not reach the disk).
   bool Commit(MonoTime now);
+  // Replies produced up to now may leave once durable_lsn() reaches
+  // reply_lsn() (log sequence numbers, see LogWriter); the sync that gets
+  // there runs off the loop, and its end calls the wake hook (from the sync
+  // thread: it must only wake the loop).
+  uint64_t reply_lsn() const { return reply_lsn_; }
+  uint64_t durable_lsn() const { return writer_.durable_lsn(); }
+  void set_sync_wake(std::function<void()> wake) { writer_.set_wake(std::move(wake)); }
   // A child process exited (SIGCHLD): Commit reaps the rewrite child.
   void ChildExited() { child_exited_ = true; }
 
@@ -102,8 +109,10 @@ class Durability final : public ChangeListener {
   const Clock* clock_;
   FileSystem* fs_;
   Engine* engine_ = nullptr;
-  BackgroundSync background_;
+  BackgroundSync background_;  // closes replaced files, runs the rewrite's rounds
+  BackgroundSync syncer_;      // the log's syncs, never queued behind a rewrite round
   LogWriter writer_;
+  uint64_t reply_lsn_ = 0;
   std::unique_ptr<LogLoader> loader_;
   Rewriter rewriter_;
 

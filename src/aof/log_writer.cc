@@ -9,6 +9,7 @@ void LogWriter::Attach(std::shared_ptr<LogFile> file, uint64_t size) {
   if (file_ != nullptr) background_->Close(std::move(file_));
   file_ = std::move(file);
   size_ = synced_size_ = size;
+  sync_state_->Raise(written_lsn_);
 }
 
 int LogWriter::Write() {
@@ -33,6 +34,7 @@ int LogWriter::Write() {
       captured_total_ += buffer_.size();
     }
     size_ += done;
+    written_lsn_ += done;
     buffer_.clear();
     return 0;
   }
@@ -47,6 +49,7 @@ int LogWriter::Write() {
         captured_total_ += done;
       }
       size_ += done;
+      written_lsn_ += done;
       buffer_.erase(0, done);
     }
   }
@@ -55,13 +58,28 @@ int LogWriter::Write() {
 
 int LogWriter::SyncNow() {
   int r = file_->Sync();
-  if (r == 0) synced_size_ = size_;
+  if (r == 0) {
+    synced_size_ = size_;
+    sync_state_->Raise(written_lsn_);
+  }
   return r;
 }
 
-void LogWriter::SyncInBackground() {
+bool LogWriter::StartSync() {
+  if (sync_in_flight()) return false;
+  sync_state_->in_flight.store(true, std::memory_order_release);
   synced_size_ = size_;
-  background_->Sync(file_);
+  syncer_->Run([state = sync_state_, file = file_, target = written_lsn_] {
+    int r = file->Sync();
+    if (r == 0) state->Raise(target);
+    // A sync that succeeds covers everything an earlier failed one should
+    // have: the failure is over.
+    state->error.store(r, std::memory_order_release);
+    state->in_flight.store(false, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->wake) state->wake();
+  });
+  return true;
 }
 
 }  // namespace lockd::aof

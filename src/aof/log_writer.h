@@ -4,12 +4,21 @@
 // write is cut back so the file never holds a partial record that a later
 // write would continue; the bytes stay buffered for the next attempt.
 //
+// Syncs run on a thread of their own (`syncer`), never on the loop: the
+// loop goes on serving while a sync is in flight, and replies that must wait
+// for it are held by position (see Server's output holds). Positions are log
+// sequence numbers: bytes written since the process started, across log
+// files, so that a reply can name the point it waits for.
+//
 // While a rewrite runs, everything written is also captured, so that the
 // rewrite can append it to the new log before the switch.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "aof/background_sync.h"
@@ -19,10 +28,13 @@ namespace lockd::aof {
 
 class LogWriter {
  public:
-  explicit LogWriter(BackgroundSync* background) : background_(background) {}
+  // `closer` drops replaced files; `syncer` runs the syncs.
+  LogWriter(BackgroundSync* closer, BackgroundSync* syncer)
+      : background_(closer), syncer_(syncer), sync_state_(std::make_shared<SyncState>()) {}
 
-  // Starts writing to `file`, which holds `size` bytes, all synced. The
-  // file replaced, if any, is closed on the background thread.
+  // Starts writing to `file`, which holds `size` bytes, all synced (so
+  // everything written before is durable now). The file replaced, if any,
+  // is closed on the background thread.
   void Attach(std::shared_ptr<LogFile> file, uint64_t size);
   bool attached() const { return file_ != nullptr; }
 
@@ -37,8 +49,22 @@ class LogWriter {
   int Write();
   // fdatasync on this thread. 0 or -errno.
   int SyncNow();
-  // fdatasync on the background thread (appendfsync everysec).
-  void SyncInBackground();
+  // Starts an fdatasync of everything written so far on the sync thread,
+  // unless one is in flight (then false: start it again when that one is
+  // done). Its end wakes the loop through the wake hook.
+  bool StartSync();
+  bool sync_in_flight() const { return sync_state_->in_flight.load(std::memory_order_acquire); }
+  // The result of the last sync that finished on the sync thread: 0, or
+  // -errno until a later sync succeeds.
+  int sync_error() const { return sync_state_->error.load(std::memory_order_acquire); }
+  // Log sequence numbers: bytes written, and bytes known on disk.
+  uint64_t written_lsn() const { return written_lsn_; }
+  uint64_t durable_lsn() const { return sync_state_->durable.load(std::memory_order_acquire); }
+  // Called on the sync thread when a sync ends (null: nobody to tell).
+  void set_wake(std::function<void()> wake) {
+    std::lock_guard<std::mutex> lock(sync_state_->mu);
+    sync_state_->wake = std::move(wake);
+  }
   // Bytes written since the last sync started.
   bool unsynced() const { return size_ != synced_size_; }
 
@@ -69,7 +95,25 @@ class LogWriter {
   uint64_t captured_total() const { return captured_total_; }
 
  private:
+  // Shared with the sync thread's jobs, which may end after the writer.
+  struct SyncState {
+    std::atomic<uint64_t> durable{0};
+    std::atomic<bool> in_flight{false};
+    std::atomic<int> error{0};
+    std::mutex mu;  // guards wake
+    std::function<void()> wake;
+
+    void Raise(uint64_t lsn) {
+      uint64_t seen = durable.load(std::memory_order_acquire);
+      while (seen < lsn && !durable.compare_exchange_weak(seen, lsn)) {
+      }
+    }
+  };
+
   BackgroundSync* background_;
+  BackgroundSync* syncer_;
+  std::shared_ptr<SyncState> sync_state_;
+  uint64_t written_lsn_ = 0;
   std::shared_ptr<LogFile> file_;
   std::string buffer_;
   uint64_t size_ = 0;

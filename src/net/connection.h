@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <string_view>
 #include <vector>
 
@@ -55,6 +56,18 @@ struct Connection {
   uint64_t read_iteration = 0;  // the loop iteration read_bytes counts for
   size_t read_bytes = 0;        // bytes read in that iteration
   MonoTime soft_limit_since;     // when output first passed the soft limit; 0 if below
+
+  // Output held until the log is durable (see Server::HoldForSync): from
+  // stream position `from` (OutputBuffer::consumed_total() counting) on,
+  // nothing leaves before the log's durable_lsn() reaches `lsn`. Positions
+  // and lsns both increase along the deque.
+  struct Hold {
+    uint64_t from;
+    uint64_t lsn;
+  };
+  std::deque<Hold> holds;
+  bool in_held_list = false;
+  bool in_deferred_flushes = false;
 };
 
 }  // namespace lockd

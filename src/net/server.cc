@@ -106,6 +106,11 @@ int Server::Run() {
   load_idle_.data = this;
   uv_idle_init(&loop_, &rerun_);
   rerun_.data = this;
+  uv_async_init(&loop_, &sync_done_, OnSyncDone);
+  sync_done_.data = this;
+  // Called on the log's sync thread: only wakes the loop, whose next
+  // BeforeSleep releases the replies the sync covered.
+  commands_->durability().set_sync_wake([this] { uv_async_send(&sync_done_); });
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
@@ -518,12 +523,32 @@ void Server::Flush(Connection* c) {
     AfterOutputDrained(c);
     return;
   }
+  // Only what no hold covers may leave.
+  uint64_t durable = commands_->durability().durable_lsn();
+  while (!c->holds.empty() && c->holds.front().lsn <= durable) c->holds.pop_front();
+  size_t sendable = out.size();
+  if (!c->holds.empty()) {
+    uint64_t from = c->holds.front().from;
+    sendable = from <= out.consumed_total() ? 0 : std::min<uint64_t>(from - out.consumed_total(), sendable);
+  }
+  if (sendable == 0) return;
   constexpr size_t kMaxRuns = 64;
   uv_buf_t bufs[kMaxRuns];
-  unsigned n = 0;
-  out.ForEachRun(kMaxRuns, [&](const char* data, size_t len) {
-    bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-  });
+  // Gathers up to `sendable` bytes from the head of the output.
+  auto gather = [&](size_t* total) {
+    unsigned n = 0;
+    size_t left = sendable;
+    out.ForEachRun(kMaxRuns, [&](const char* data, size_t len) {
+      if (left == 0) return;
+      len = std::min(len, left);
+      left -= len;
+      bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+    });
+    *total = sendable - left;
+    return n;
+  };
+  size_t total = 0;
+  unsigned n = gather(&total);
   int written = uv_try_write(c->stream(), bufs, n);
   if (written < 0 && written != UV_EAGAIN) {
     Log(LogLevel::kVerbose, "Error writing to client: {}", uv_strerror(written));
@@ -532,6 +557,7 @@ void Server::Flush(Connection* c) {
   }
   if (written > 0) {
     out.Consume(static_cast<size_t>(written));
+    sendable -= static_cast<size_t>(written);
     counters_.total_net_output_bytes += static_cast<uint64_t>(written);
     // As in Redis, a reply is interaction: a client that just got the token
     // it waited for is not idle.
@@ -541,14 +567,10 @@ void Server::Flush(Connection* c) {
     AfterOutputDrained(c);
     return;
   }
+  if (sendable == 0) return;  // the rest waits for its sync
   // The socket is full: hand the rest to libuv, which writes it when the
   // socket is writable. The bytes stay in `out` until OnWrite.
-  n = 0;
-  size_t total = 0;
-  out.ForEachRun(kMaxRuns, [&](const char* data, size_t len) {
-    bufs[n++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-    total += len;
-  });
+  n = gather(&total);
   int r = uv_write(&c->write_req, c->stream(), bufs, n, OnWrite);
   if (r != 0) {
     Close(c);
@@ -556,6 +578,71 @@ void Server::Flush(Connection* c) {
   }
   c->write_in_flight = true;
   c->write_bytes = total;
+}
+
+void Server::FlushOrDefer(Connection* c) {
+  if (flushes_this_iteration_ < kMaxFlushesPerIteration) {
+    ++flushes_this_iteration_;
+    Flush(c);
+  } else if (!c->in_deferred_flushes && !c->closing) {
+    c->in_deferred_flushes = true;
+    deferred_flushes_.push_back(c);
+  }
+}
+
+void Server::FlushDeferred() {
+  int budget = kMaxFlushesPerIteration / 2;
+  while (budget-- > 0 && !deferred_flushes_.empty()) {
+    Connection* c = deferred_flushes_.front();
+    deferred_flushes_.pop_front();
+    c->in_deferred_flushes = false;
+    // Output added since (not yet committed) leaves after the commit; the
+    // client is in the flush list for it.
+    if (c->session.awaits_commit) continue;
+    ++flushes_this_iteration_;
+    Flush(c);
+  }
+}
+
+void Server::HoldForSync(Connection* c) {
+  const aof::Durability& log = commands_->durability();
+  uint64_t lsn = log.reply_lsn();
+  if (lsn <= log.durable_lsn()) return;
+  if (!c->holds.empty() && c->holds.back().lsn >= lsn) return;  // already held as long
+  // Everything not yet handed to the socket waits, so that the client's
+  // replies leave in order.
+  uint64_t from = c->session.out.consumed_total() + (c->write_in_flight ? c->write_bytes : 0);
+  c->holds.push_back(Connection::Hold{from, lsn});
+  if (!c->in_held_list) {
+    c->in_held_list = true;
+    held_.push_back(c);
+  }
+}
+
+void Server::ReleaseHolds() {
+  if (held_.empty()) return;
+  uint64_t durable = commands_->durability().durable_lsn();
+  size_t kept = 0;
+  for (size_t i = 0; i < held_.size(); ++i) {
+    Connection* c = held_[i];
+    while (!c->holds.empty() && c->holds.front().lsn <= durable) c->holds.pop_front();
+    if (c->holds.empty()) {
+      c->in_held_list = false;
+      // Output of this iteration not yet committed leaves after the commit.
+      if (c->session.awaits_commit) {
+        ScheduleFlush(c);
+      } else {
+        FlushOrDefer(c);
+      }
+    } else {
+      held_[kept++] = c;
+    }
+  }
+  held_.resize(kept);
+}
+
+void Server::OnSyncDone(uv_async_t*) {
+  // Nothing to do here: BeforeSleep, which runs next, releases the holds.
 }
 
 void Server::OnWrite(uv_write_t* req, int status) {
@@ -604,7 +691,9 @@ void Server::Close(Connection* c) {
   if (c->in_flush_list) std::erase(flush_list_, c);
   if (c->in_ready_list) std::erase(ready_list_, c);
   if (c->read_throttled) std::erase(throttled_, c);
-  c->in_flush_list = c->in_ready_list = false;
+  if (c->in_held_list) std::erase(held_, c);
+  if (c->in_deferred_flushes) std::erase(deferred_flushes_, c);
+  c->in_flush_list = c->in_ready_list = c->in_held_list = c->in_deferred_flushes = false;
   if (c->paused_for_output) --counters_.paused_reading_clients;
   uv_close(c->as_handle(), OnClosed);
 }
@@ -631,6 +720,11 @@ void Server::BeforeSleep() {
     }
     scratch_.clear();
   }
+  // Replies left over from earlier iterations, then those whose log sync
+  // has finished.
+  flushes_this_iteration_ = 0;
+  FlushDeferred();
+  ReleaseHolds();
   // Replies that reveal no lock state (PING, ECHO, TIME, and anything left
   // from iterations already committed) leave first: they must not wait for
   // other clients' fdatasync.
@@ -640,12 +734,14 @@ void Server::BeforeSleep() {
       flush_list_.push_back(c);
     } else {
       c->in_flush_list = false;
-      Flush(c);
+      FlushOrDefer(c);
     }
   }
   scratch_.clear();
-  // Group commit: the log records of this whole iteration are written (and,
-  // under appendfsync always, synced) before any other reply leaves.
+  // Group commit: the log records of this whole iteration are written
+  // before any other reply leaves; replies that need them synced (all of
+  // them under appendfsync always) are held until the sync thread says so,
+  // while the loop goes on serving.
   if (!shut_down_ && !commands_->durability().Commit(clock_.Now())) {
     Shutdown(false);
     return;
@@ -655,9 +751,12 @@ void Server::BeforeSleep() {
     c->in_flush_list = false;
     // Everything in its output is now covered by the commit.
     c->session.awaits_commit = false;
-    Flush(c);
+    HoldForSync(c);
+    FlushOrDefer(c);
   }
   scratch_.clear();
+  // The commit may have made the log durable at once (a rewrite's switch).
+  ReleaseHolds();
   if (shutdown_requested_ && !shut_down_) {
     Shutdown();
     return;
@@ -669,7 +768,7 @@ void Server::BeforeSleep() {
   accepts_this_iteration_ = 0;
   ++iteration_;
   ResumeThrottledReads();
-  if (!ready_list_.empty() || !deferred_accepts_.empty()) {
+  if (!ready_list_.empty() || !deferred_accepts_.empty() || !deferred_flushes_.empty()) {
     uv_idle_start(&rerun_, [](uv_idle_t* idle) {
       uv_idle_stop(idle);
       static_cast<Server*>(idle->data)->ResumeAccepts();
@@ -784,6 +883,8 @@ void Server::CloseHandles() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigchld_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&load_idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&rerun_), nullptr);
+  commands_->durability().set_sync_wake(nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sync_done_), nullptr);
 }
 
 // ---- ServerHooks ----

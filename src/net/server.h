@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <vector>
@@ -54,6 +55,12 @@ class Server final : public ServerHooks {
   // past this share it waits for the next iteration. Reads that only fill
   // a large argument's reserved room run no command and are not counted.
   static constexpr size_t kReadBudgetPerIteration = 64 * 1024;
+  // Clients whose replies are sent per loop iteration. Each send costs a
+  // system call that, on loopback, also runs the receiver's network stack
+  // (tens of microseconds): thousands of clients answered at once would
+  // hold the loop for ~100 ms. Past the budget they are sent in the next
+  // iterations, half of each budget going to those waiting longest.
+  static constexpr int kMaxFlushesPerIteration = 256;
 
   Status Listen();
   Status ListenTcp(const std::string& address, bool optional);
@@ -69,6 +76,15 @@ class Server final : public ServerHooks {
   void ScheduleFlush(Connection* c);
   void ScheduleReady(Connection* c);
   void Flush(Connection* c);
+  // Flush within the iteration's budget; past it, in a later iteration.
+  void FlushOrDefer(Connection* c);
+  void FlushDeferred();
+  // After the iteration's commit: the output of a client whose replies may
+  // reveal what the log has not synced yet waits for that sync.
+  void HoldForSync(Connection* c);
+  // Flushes held clients whose sync is done.
+  void ReleaseHolds();
+  static void OnSyncDone(uv_async_t* async);
   static void OnWrite(uv_write_t* req, int status);
   void AfterOutputDrained(Connection* c);
   // Counts n bytes read from c in this iteration; past the budget, stops
@@ -109,6 +125,9 @@ class Server final : public ServerHooks {
   std::vector<Connection*> flush_list_;      // have output to send
   std::vector<Connection*> ready_list_;      // were unblocked or resumed: run their input
   std::vector<Connection*> scratch_;         // the list being worked through right now
+  std::vector<Connection*> held_;            // output waits for a log sync (Connection::holds)
+  std::deque<Connection*> deferred_flushes_;  // past an iteration's flush budget
+  int flushes_this_iteration_ = 0;
   uint64_t next_client_id_ = 1;
   Connection* executing_ = nullptr;  // whose command is running right now
   int accepts_this_iteration_ = 0;
@@ -126,6 +145,7 @@ class Server final : public ServerHooks {
   uv_signal_t sigchld_;
   uv_idle_t load_idle_;  // runs the log load a slice per loop iteration
   uv_idle_t rerun_;      // keeps the loop from sleeping while clients are ready
+  uv_async_t sync_done_;  // the log's sync thread wakes the loop through it
 
   bool shutdown_requested_ = false;
   bool shut_down_ = false;

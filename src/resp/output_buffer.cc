@@ -74,6 +74,7 @@ void OutputBuffer::Commit(size_t n) {
 void OutputBuffer::Consume(size_t n) {
   LOCKD_CHECK(n <= size_);
   size_ -= n;
+  consumed_total_ += n;
   if (size_ == 0) {
     // Also drops an empty tail block left by a Reserve without Commit.
     Clear();
@@ -106,6 +107,7 @@ void OutputBuffer::Clear() {
   head_block_ = tail_block_ = nullptr;
   blocks_ = 0;
   head_ = 0;
+  consumed_total_ += size_;
   size_ = 0;
 }
 

@@ -565,6 +565,52 @@ TEST_CASE("durability: a PING does not wait for another client's sync (always)")
   CHECK(server.Stop() == 0);
 }
 
+// The sync runs off the loop: while one is in flight, other clients are
+// served (a PING is answered before the sync ends), but a reply that may
+// reveal the unsynced grant, even to another client, waits for it. With the
+// sync on the loop thread the PING's reply would come after "sync-done".
+TEST_CASE("durability: the loop serves others while a sync is in flight (always)") {
+  FakeFileSystem fs;
+  TestServer server(AppendFsync::kAlways, &fs);
+  REQUIRE(server.Start());
+  Client writer(server.port());
+  Client pinger(server.port());
+  Client reader(server.port());
+  REQUIRE(writer.connected());
+  REQUIRE(pinger.connected());
+  REQUIRE(reader.connected());
+  writer.on_recv = [&] { fs.AddEvent("reply-writer"); };
+  pinger.on_recv = [&] { fs.AddEvent("reply-pinger"); };
+  reader.on_recv = [&] { fs.AddEvent("reply-reader"); };
+
+  fs.DelaySyncs(400);
+  fs.ClearEvents();
+  writer.SendCommand({"LOCK.ACQUIRE", "x", "h", "10000"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  pinger.SendCommand({"PING"});
+  CHECK(pinger.Read() == "+PONG");
+  reader.SendCommand({"LOCK.FENCE", "x"});
+  std::string fence = reader.Read();
+  std::string granted = writer.Read();
+  REQUIRE(IsInteger(granted));
+  CHECK(fence == granted);
+
+  std::vector<std::string> events = fs.Events();
+  INFO("events:\n" << Dump(events));
+  std::vector<size_t> syncs = Positions(events, "sync-done");
+  std::vector<size_t> pongs = Positions(events, "reply-pinger");
+  std::vector<size_t> grants = Positions(events, "reply-writer");
+  std::vector<size_t> fences = Positions(events, "reply-reader");
+  REQUIRE(!syncs.empty());
+  REQUIRE(pongs.size() == 1);
+  REQUIRE(grants.size() == 1);
+  REQUIRE(fences.size() == 1);
+  CHECK(pongs[0] < syncs[0]);
+  CHECK(SyncedBefore(events, grants[0]));
+  CHECK(SyncedBefore(events, fences[0]));
+  CHECK(server.Stop() == 0);
+}
+
 // Catches a hand-off logged as separate records (a crash between them would
 // replay a free key, or a grant without the free) or in the wrong order.
 TEST_CASE("durability: a hand-off is logged as one unit") {

@@ -40,7 +40,7 @@ struct WriterFixture {
   // The writer points at the background thread: declared before it, so
   // destroyed after it.
   aof::BackgroundSync background;
-  aof::LogWriter writer{&background};
+  aof::LogWriter writer{&background, &background};
 };
 
 TEST_CASE("log writer: the whole buffer goes out in one write") {

@@ -102,7 +102,7 @@ void RunTail(size_t per_iteration, int busy) {
   FakeFileSystem fake;
   ThreadRecordingFiles files(&fake, kTemp);
   aof::BackgroundSync background;
-  aof::LogWriter writer(&background);
+  aof::LogWriter writer(&background, &background);
   std::string error;
   writer.Attach(fake.OpenForAppend(kOld, &error), 0);
   fake.SetContent(kTemp, "SNAPSHOT;");  // what the child wrote
@@ -152,7 +152,7 @@ TEST_CASE("rewrite tail: the loop never appends more than 1 MB of captured tail"
 TEST_CASE("rewrite tail: a failing background append fails the rewrite") {
   FakeFileSystem fake;
   aof::BackgroundSync background;
-  aof::LogWriter writer(&background);
+  aof::LogWriter writer(&background, &background);
   std::string error;
   writer.Attach(fake.OpenForAppend("old", &error), 0);
   writer.StartCapture();
