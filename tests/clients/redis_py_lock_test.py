@@ -49,8 +49,9 @@ class Report:
         try:
             res = fn()
         except Exception as e:
-            self.check(desc, False, "%s: %s | %s" % (
-                type(e).__name__, e, traceback.format_exc().strip().splitlines()[-3:]))
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            self.check(desc, False, "%s: %s (at %s:%d)" % (
+                type(e).__name__, str(e)[:200], where.filename.rsplit("/", 1)[-1], where.lineno))
             return
         if res is True:
             self.check(desc, True)

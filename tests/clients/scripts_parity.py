@@ -91,6 +91,12 @@ class Report:
 TTL_INT = re.compile(rb":(\d{3,})\r\n")
 
 
+def show(raw):
+    """A reply for a diagnostic line, cut to a readable length."""
+    r = repr(raw)
+    return r if len(r) <= 160 else r[:157] + "..."
+
+
 def round_ttls(raw):
     """Integers of 100 and more in a reply are TTLs here: rounded to seconds."""
     return TTL_INT.sub(lambda m: b":~%ds\r\n" % round(int(m.group(1)) / 1000), raw)
@@ -140,13 +146,13 @@ def run_case(pair, report, proto, name, body, sha, keys, states, argv, via, ttl_
         proto, via, name, shown_args, "/".join(states), "s" if len(keys) > 1 else "")
     diag = []
     if ra != rb:
-        diag.append("reply A %r, B %r" % (ra, rb))
+        diag.append("reply A %s, B %s" % (show(ra), show(rb)))
     for (k, (va, vb)) in zip(keys, views):
         if va != vb:
             diag.append("%s afterwards: A %r, B %r" % (k, va, vb))
     for sa, sb in setup:
         if sa != sb:
-            diag.append("setup replies differ: A %r, B %r" % (sa, sb))
+            diag.append("setup replies differ: A %s, B %s" % (show(sa), show(sb)))
             break
     report.check(desc, not diag, diag)
 
@@ -154,7 +160,7 @@ def run_case(pair, report, proto, name, body, sha, keys, states, argv, via, ttl_
 def compare(report, desc, ra, rb, extra_ok=True, extra_diag=None):
     diag = []
     if ra != rb:
-        diag.append("A %r, B %r" % (ra, rb))
+        diag.append("A %s, B %s" % (show(ra), show(rb)))
     if not extra_ok:
         diag.append(extra_diag)
     report.check(desc, not diag, diag)
@@ -174,7 +180,7 @@ def library_sequences(pair, report, proto, bodies):
             *pair.both("SET", k, THEIRS, "NX", "PX", TTL))
     ra, rb = pair.both("EVALSHA", sha["redispy_release.lua"], 1, k, OURS)
     compare(report, "RESP%d redis-py: EVALSHA before SCRIPT LOAD is NOSCRIPT" % proto, ra, rb,
-            ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %r" % ra)
+            ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %s" % show(ra))
     ra, rb = pair.both("SCRIPT", "LOAD", bodies["redispy_release.lua"])
     want = b"$40\r\n" + sha["redispy_release.lua"].encode() + b"\r\n"
     compare(report, "RESP%d redis-py: SCRIPT LOAD answers the script's SHA1" % proto, ra, rb,
@@ -191,7 +197,7 @@ def library_sequences(pair, report, proto, bodies):
         acq = lib + "_acquire.lua"
         ra, rb = pair.both("EVALSHA", sha[acq], 1, k, OURS, TTL)
         compare(report, "RESP%d %s: EVALSHA of acquire on an empty cache is NOSCRIPT" % (proto, lib),
-                ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %r" % ra)
+                ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %s" % show(ra))
         compare(report, "RESP%d %s: EVAL of acquire grants the free key" % (proto, lib),
                 *pair.both("EVAL", bodies[acq], 1, k, OURS, TTL))
         compare(report, "RESP%d %s: EVAL cached it: SCRIPT EXISTS says 1" % (proto, lib),
@@ -213,7 +219,7 @@ def library_sequences(pair, report, proto, bodies):
             *pair.both("SET", k, THEIRS, "PX", 8000, "NX"))
     ra, rb = pair.both("EVALSHA", sha["redsync_delete.lua"], 1, k, OURS)
     compare(report, "RESP%d redsync: EVALSHA of delete on an empty cache is NOSCRIPT" % proto,
-            ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %r" % ra)
+            ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %s" % show(ra))
     compare(report, "RESP%d redsync: EVAL of delete frees our key" % proto,
             *pair.both("EVAL", bodies["redsync_delete.lua"], 1, k, OURS))
     compare(report, "RESP%d redsync: EVALSHA of delete on the free key is -1" % proto,
@@ -224,7 +230,7 @@ def library_sequences(pair, report, proto, bodies):
     pair.both("DEL", k)
     ra, rb = pair.both("EVALSHA", sha["redlockrb_lock.lua"], 1, k, OURS, TTL, "yes")
     compare(report, "RESP%d redlock-rb: EVALSHA of lock on an empty cache is NOSCRIPT" % proto,
-            ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %r" % ra)
+            ra, rb, ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %s" % show(ra))
     for f in ("redlockrb_unlock.lua", "redlockrb_lock.lua", "redlockrb_pttl.lua"):
         compare(report, "RESP%d redlock-rb: SCRIPT LOAD %s" % (proto, f),
                 *pair.both("SCRIPT", "LOAD", bodies[f]))
@@ -248,7 +254,7 @@ def run_proto(pair, report, proto, bodies, only):
         name = f[:-4]
         ra, rb = pair.both("EVALSHA", sha, nkeys, "parity:k", OURS)
         compare(report, "RESP%d EVALSHA %s before it is known is NOSCRIPT" % (proto, name), ra, rb,
-                ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %r" % ra)
+                ra.startswith(b"-NOSCRIPT"), "expected a NOSCRIPT error, got %s" % show(ra))
         for via in ("EVAL", "EVALSHA"):
             for argv in variants:
                 for state in STATES:

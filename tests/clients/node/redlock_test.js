@@ -43,18 +43,36 @@ function notOk(desc, diag) {
 }
 function skip(desc, why) { n++; console.log(`ok ${n} # skip ${desc}: ${why}`); }
 
+// The last error a server answered, as the libraries report it (they turn it
+// into a lost vote): a failed check shows it next to the library's own error.
+let lastServerError = null;
+
 // check(desc, fn): fn returns true, or a diagnostic string; a throw fails.
 async function check(desc, fn) {
+  lastServerError = null;
   try {
     const res = await fn();
     if (res === true) ok(desc);
     else notOk(desc, res);
   } catch (e) {
-    notOk(desc, `${e && e.name}: ${e && e.message}`);
+    const server = lastServerError ? ` (server error: ${lastServerError.message})` : "";
+    notOk(desc, `${e && e.name}: ${e && e.message}${server}`);
   }
 }
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+// eventually(fn): fn() until it returns true, for 3 s at most; then its last
+// result. Redlock answers once a quorum has voted, so the other servers' replies
+// (and a failed acquire's undo) may still be on their way when it returns.
+async function eventually(fn) {
+  const until = Date.now() + 3000;
+  for (;;) {
+    const res = await fn();
+    if (res === true || Date.now() > until) return res;
+    await sleep(20);
+  }
+}
 
 function client(host, port) {
   const c = new Redis({
@@ -107,7 +125,7 @@ async function scriptChecks() {
 function adapter(version, clients, settings) {
   if (version === 4) {
     const r = new Redlock4(clients, settings);
-    r.on("clientError", () => {});
+    r.on("clientError", (e) => { lastServerError = e; });
     return {
       acquire: (resources, ttl) => r.lock(resources, ttl),
       extend: (lock, ttl) => lock.extend(ttl),
@@ -116,11 +134,15 @@ function adapter(version, clients, settings) {
     };
   }
   const r = new Redlock5(clients, settings);
-  r.on("error", () => {});
+  // v5 reports a lost vote (a reply of 0) as ResourceLockedError; only a
+  // server's own error is worth showing.
+  r.on("error", (e) => { if (e.name !== "ResourceLockedError") lastServerError = e; });
+  // v5 resolves at the quorum; each attempt's stats resolve once every server voted.
+  const allVotes = async (x) => { await Promise.all(x.attempts); return x; };
   return {
-    acquire: (resources, ttl) => r.acquire(resources, ttl),
-    extend: (lock, ttl) => lock.extend(ttl),
-    release: (lock) => lock.release(),
+    acquire: async (resources, ttl) => allVotes(await r.acquire(resources, ttl)),
+    extend: async (lock, ttl) => allVotes(await lock.extend(ttl)),
+    release: async (lock) => allVotes(await lock.release()),
     value: (lock) => lock.value,
     redlock: r,
   };
@@ -139,10 +161,12 @@ async function suite(version, label, clients, lockd, prefix) {
   let lock = null;
   await check(`${tag}: acquire a free resource`, async () => {
     lock = await fast.acquire([res], 10000);
-    const h = await holders(res);
-    if (h.some((v) => v !== fast.value(lock))) return `servers hold ${JSON.stringify(h)}, lock value ${fast.value(lock)}`;
-    const t = await pttls(res);
-    return t.every((x) => x > 0 && x <= 10000) || `PTTLs ${t}`;
+    return eventually(async () => {
+      const h = await holders(res);
+      if (h.some((v) => v !== fast.value(lock))) return `servers hold ${JSON.stringify(h)}, lock value ${fast.value(lock)}`;
+      const t = await pttls(res);
+      return t.every((x) => x > 0 && x <= 10000) || `PTTLs ${t}`;
+    });
   });
   if (!lock) {
     notOk(`${tag}: the rest of this suite`, "no lock to work with");
@@ -164,15 +188,19 @@ async function suite(version, label, clients, lockd, prefix) {
   }
   await check(`${tag}: extend sets the new TTL`, async () => {
     lock = await fast.extend(lock, 30000);
-    const t = await pttls(res);
-    return t.every((x) => x > 20000 && x <= 30000) || `PTTLs after extend(30000): ${t}`;
+    return eventually(async () => {
+      const t = await pttls(res);
+      return t.every((x) => x > 20000 && x <= 30000) || `PTTLs after extend(30000): ${t}`;
+    });
   });
   let firstFence = null;
-  if (lockd) firstFence = await Promise.all(clients.map((c) => c.call("LOCK.FENCE", res)));
+  if (lockd) firstFence = await Promise.all(clients.map((c) => c.call("LOCK.FENCE", res).catch(() => null)));
   await check(`${tag}: release frees the resource on every server`, async () => {
     await fast.release(lock);
-    const e = await Promise.all(clients.map((c) => c.exists(res)));
-    return e.every((x) => x === 0) || `EXISTS ${e}`;
+    return eventually(async () => {
+      const e = await Promise.all(clients.map((c) => c.exists(res)));
+      return e.every((x) => x === 0) || `EXISTS ${e}`;
+    });
   });
   await check(`${tag}: acquire after the release succeeds`, async () => {
     lock = await fast.acquire([res], 10000);
@@ -192,28 +220,37 @@ async function suite(version, label, clients, lockd, prefix) {
     await sleep(120);
     await fast.release(lock);
     lock = await waiting;
-    const h = await holders(res);
     const v = patient.value(lock);
+    const res2 = await eventually(async () => {
+      const h = await holders(res);
+      return h.every((x) => x === v) || `servers hold ${JSON.stringify(h)}`;
+    });
     await patient.release(lock);
-    return h.every((x) => x === v) || `servers hold ${JSON.stringify(h)}`;
+    return res2;
   });
 
   // Several resources at once: all or nothing.
   const a = `${res}:multi:a`, b = `${res}:multi:b`, c = `${res}:multi:c`;
   await check(`${tag}: a multi-resource lock takes every key`, async () => {
     lock = await fast.acquire([a, b], 10000);
-    const h = [...(await holders(a)), ...(await holders(b))];
-    return h.every((x) => x === fast.value(lock)) || `servers hold ${JSON.stringify(h)}`;
+    return eventually(async () => {
+      const h = [...(await holders(a)), ...(await holders(b))];
+      return h.every((x) => x === fast.value(lock)) || `servers hold ${JSON.stringify(h)}`;
+    });
   });
   await check(`${tag}: a lock overlapping one held key fails and takes nothing`, async () => {
     if (!(await rejects(fast.acquire([b, c], 10000)))) return "the overlapping acquire succeeded";
-    const e = await Promise.all(clients.map((cl) => cl.exists(c)));
-    return e.every((x) => x === 0) || `the free key was taken: EXISTS ${e}`;
+    return eventually(async () => {
+      const e = await Promise.all(clients.map((cl) => cl.exists(c)));
+      return e.every((x) => x === 0) || `the free key was taken: EXISTS ${e}`;
+    });
   });
   await check(`${tag}: releasing the multi-resource lock frees every key`, async () => {
     await fast.release(lock);
-    const e = await Promise.all(clients.map((cl) => cl.exists(a, b)));
-    return e.every((x) => x === 0) || `EXISTS ${e}`;
+    return eventually(async () => {
+      const e = await Promise.all(clients.map((cl) => cl.exists(a, b)));
+      return e.every((x) => x === 0) || `EXISTS ${e}`;
+    });
   });
 
   if (clients.length >= 3) {
@@ -221,21 +258,27 @@ async function suite(version, label, clients, lockd, prefix) {
     await check(`${tag}: with another holder on one server, the quorum (${quorum}) still grants`, async () => {
       await clients[0].set(q, "someone-else", "PX", 30000);
       const l = await fast.acquire([q], 10000);
-      const h = await holders(q);
-      if (h[0] !== "someone-else" || h[1] !== fast.value(l) || h[2] !== fast.value(l)) {
-        return `servers hold ${JSON.stringify(h)}`;
-      }
+      const held = await eventually(async () => {
+        const h = await holders(q);
+        return (h[0] === "someone-else" && h[1] === fast.value(l) && h[2] === fast.value(l)) ||
+          `servers hold ${JSON.stringify(h)}`;
+      });
+      if (held !== true) return held;
       await fast.release(l).catch(() => {});
-      const after = await holders(q);
-      return (after[0] === "someone-else" && after[1] === null && after[2] === null) ||
-        `after release servers hold ${JSON.stringify(after)}`;
+      return eventually(async () => {
+        const after = await holders(q);
+        return (after[0] === "someone-else" && after[1] === null && after[2] === null) ||
+          `after release servers hold ${JSON.stringify(after)}`;
+      });
     });
     await check(`${tag}: with other holders on two servers, the acquire fails and undoes its vote`, async () => {
       await clients[1].set(q, "someone-else", "PX", 30000);
       if (!(await rejects(fast.acquire([q], 10000)))) return "the acquire succeeded without a quorum";
-      const h = await holders(q);
-      return (h[0] === "someone-else" && h[1] === "someone-else" && h[2] === null) ||
-        `servers hold ${JSON.stringify(h)}`;
+      return eventually(async () => {
+        const h = await holders(q);
+        return (h[0] === "someone-else" && h[1] === "someone-else" && h[2] === null) ||
+          `servers hold ${JSON.stringify(h)}`;
+      });
     });
     await Promise.all(clients.map((cl) => cl.del(q)));
   }
@@ -252,8 +295,10 @@ async function suite(version, label, clients, lockd, prefix) {
         });
       if (aborted) return "the routine's signal was aborted";
       if (midway.some((x) => x === null)) return `after 1.5 s of a 1 s lock, servers hold ${JSON.stringify(midway)}`;
-      const e = await Promise.all(clients.map((cl) => cl.exists(u)));
-      return e.every((x) => x === 0) || `the lock was not released after using(): EXISTS ${e}`;
+      return eventually(async () => {
+        const e = await Promise.all(clients.map((cl) => cl.exists(u)));
+        return e.every((x) => x === 0) || `the lock was not released after using(): EXISTS ${e}`;
+      });
     });
   }
 }
