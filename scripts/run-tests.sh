@@ -69,6 +69,7 @@ case $client_tests in
     rc=$?
     echo "$out" >"$log_dir/clients.log"
     grep -E '^(==|not ok|#)' <<<"$out" | head -60
+    echo "(every check of the client suites: $log_dir/clients.log)"
     p=$(grep -c '^ok ' <<<"$out")
     f=$(grep -c '^not ok ' <<<"$out")
     passed=$((passed + p))
