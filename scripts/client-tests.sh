@@ -66,7 +66,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # start KIND NAME: starts lockd or redis-server on a free port, waits (10 s at
-# most) for PONG and prints the port; prints nothing if it did not come up.
+# most) for PONG and sets $started_port; fails if it did not come up. It runs
+# in this shell, never in $(...), so that the cleanup knows every pid.
+started_port=""
 start() {
   local kind=$1 name=$2 port dir="$tmp/$2"
   mkdir -p "$dir"
@@ -82,7 +84,7 @@ start() {
   pids+=("$pid")
   for _ in $(seq 1 100); do
     if [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" = PONG ]; then
-      echo "$port"
+      started_port=$port
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || break
@@ -123,16 +125,17 @@ fi
 # also serves the single-server suites), plus a redis-server as the reference.
 judged=()
 for i in 1 2 3; do
-  if ! port=$(start "$against" "$against-$i"); then
+  if ! start "$against" "$against-$i"; then
     not_ok "$against server $i starts and answers PING"
     exit 1
   fi
-  judged+=("$port")
+  judged+=("$started_port")
 done
-if ! ref=$(start redis reference); then
+if ! start redis reference; then
   not_ok "the reference redis-server starts and answers PING"
   exit 1
 fi
+ref=$started_port
 echo "# judged: $against on ports ${judged[*]}; reference redis-server on $ref"
 
 if [ -x "$py" ] && "$py" -c 'import redis' 2>/dev/null; then
