@@ -26,8 +26,9 @@
 #   BENCH_STALL_LOCKS=1000000  BENCH_STALL_KEY_BYTES=1048576   the stalls section's loads:
 #                           connections at once, a pipeline's length, one argument's size,
 #                           leases rewritten, and the key size acquired during that rewrite
-#   BENCH_ONLY=rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine   a subset of the
-#                           sections (BENCH_ONLY=stalls: only the stalls)
+#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine   a subset
+#                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
+#                           commands Redis lock clients send, SET NX PX and EVALSHA, to both)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
@@ -71,7 +72,7 @@ ST_COMMANDS=${BENCH_STALL_COMMANDS:-$d_st_cmds}
 ST_BYTES=${BENCH_STALL_BYTES:-$d_st_bytes}
 ST_LOCKS=${BENCH_STALL_LOCKS:-$d_st_locks}
 ST_KEY_BYTES=${BENCH_STALL_KEY_BYTES:-1048576}
-ONLY=${BENCH_ONLY:-rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
+ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -90,8 +91,8 @@ for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL L
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
 for s in ${ONLY//,/ }; do
-  [[ ,rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine, == *",$s,"* ]] ||
-    die "BENCH_ONLY: unknown section '$s' (rps,aof,everysec,memory,expire,aofload,rewrite,stalls,engine)"
+  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -399,6 +400,89 @@ if section rps; then
   echo
   echo "== 1-3. LOCK.ACQUIRE vs SET NX PX (random keys), P1 and P$PIPELINE; PING — log off"
   rps_rounds off "$ROUNDS" P1 PN PING
+fi
+
+# ---------------------------------------------------------------------------
+# 3b. What Redis lock clients send, the same command to both servers:
+# `SET k v NX PX` (redis-py, go-redsync), EVALSHA of node-redlock 5's acquire
+# script and of redis-py's release script (loaded first with SCRIPT LOAD; the
+# release runs on the keys the acquire runs took, so part of it finds our
+# value and deletes). A case lockd answers with an error (a command it does
+# not have yet) is skipped on lockd's side, and says so.
+
+RL_DIR=$ROOT/tests/clients/redlock_scripts
+RL_ACQ_FILE=$RL_DIR/redlock5_acquire.lua
+RL_REL_FILE=$RL_DIR/redispy_release.lua
+declare -A RL_WHY=()  # case,side -> the error that makes the case skip there
+
+# redlock_cmd CASE: the command line of a case (set, acq or rel).
+redlock_cmd() {
+  case $1 in
+    set) echo "SET rl:set:__rand_int__ $HOLDER NX PX $TTL" ;;
+    acq) echo "EVALSHA $RL_ACQ_SHA 1 rl:ev:__rand_int__ $HOLDER $TTL" ;;
+    rel) echo "EVALSHA $RL_REL_SHA 1 rl:ev:__rand_int__ $HOLDER" ;;
+  esac
+}
+
+# redlock_prepare SIDE: loads both scripts and probes each case once; a case
+# that fails records why in RL_WHY (lockd) or stops the bench (the reference).
+redlock_prepare() {
+  local side=$1 c f why out="$TMP/rl-prep.out"
+  for c in acq rel; do
+    f=$RL_ACQ_FILE
+    [ $c = rel ] && f=$RL_REL_FILE
+    run "$out" "$PY" "$HELPER" scriptload --port "${PORT[$side]}" --file "$f" ||
+      die "bench_helper scriptload failed: $(cat "$out.err")"
+    [ "$(kv "$out" ok)" = 1 ] || RL_WHY[$c,$side]="SCRIPT LOAD: $(kv "$out" error)"
+  done
+  for c in set acq rel; do
+    [ -z "${RL_WHY[$c,$side]:-}" ] || continue
+    # shellcheck disable=SC2046
+    run "$out" "$PY" "$HELPER" probe --port "${PORT[$side]}" $(redlock_cmd $c | sed 's/__rand_int__/probe/') ||
+      die "bench_helper probe failed: $(cat "$out.err")"
+    [ "$(kv "$out" ok)" = 1 ] || RL_WHY[$c,$side]=$(kv "$out" error)
+  done
+  for c in set acq rel; do
+    why=${RL_WHY[$c,$side]:-}
+    if [ -n "$why" ] && [ "$(kind_of "$side")" = redis ]; then
+      die "$side answered an error to the $c case ($(redlock_cmd $c)): $why"
+    fi
+  done
+  cli "$side" DEL rl:set:probe rl:ev:probe >/dev/null
+}
+
+redlock_rounds() {
+  local r side name c n p
+  for r in $(seq "$ROUNDS"); do
+    for side in lockd redis; do
+      start_server "$side" "$TMP/$side-redlock-$r" --appendonly no
+      redlock_prepare "$side"
+    done
+    for name in set-P1 set-PN acq-P1 acq-PN rel-P1 rel-PN; do
+      c=${name%-*}
+      n=$REQUESTS p=1
+      [ "${name#*-}" = PN ] && n=$REQUESTS_P16 p=$PIPELINE
+      for side in lockd redis; do
+        if [ -n "${RL_WHY[$c,$side]:-}" ]; then
+          [ "$r" = 1 ] && printf '  round %-5s %-5s %-12s skipped: %s answered "%s"\n' "$r/$ROUNDS" "$side" \
+            "rl-${name/PN/P$PIPELINE}" "$side" "${RL_WHY[$c,$side]:0:90}"
+          continue
+        fi
+        # shellcheck disable=SC2046
+        bench_run "$side" "rl-$name" "$r/$ROUNDS" "$n" "$p" $(redlock_cmd $c)
+      done
+    done
+    for side in lockd redis; do stop_server "$side"; done
+  done
+}
+
+if section redlock; then
+  RL_ACQ_SHA=$(sha1sum <"$RL_ACQ_FILE" | cut -c1-40)
+  RL_REL_SHA=$(sha1sum <"$RL_REL_FILE" | cut -c1-40)
+  echo
+  echo "== 3b. Redis lock clients' commands, the same to both (random keys): SET NX PX;"
+  echo "   EVALSHA of node-redlock 5's acquire ($RL_ACQ_SHA) and redis-py's release ($RL_REL_SHA)"
+  redlock_rounds
 fi
 
 if section aof || section everysec || section aofload || section rewrite || section stalls; then
@@ -771,6 +855,26 @@ if section rps; then
   row "  server CPU per LOCK.ACQUIRE / SET (P1)" "$(med cpu:P1,lockd)" "$(med cpu:P1,redis)" us 2
   row "  server CPU per LOCK.ACQUIRE / SET (P$PIPELINE)" "$(med cpu:PN,lockd)" "$(med cpu:PN,redis)" us 2
   row "  server CPU per PING (P1)" "$(med cpu:PING,lockd)" "$(med cpu:PING,redis)" us 2
+fi
+if section redlock; then
+  row "SET NX PX, same command (P1)" "$(med rl-set-P1,lockd)" "$(med rl-set-P1,redis)" rps 0 ">=" 0.97
+  row "  server CPU per SET NX PX (P1)" "$(med cpu:rl-set-P1,lockd)" "$(med cpu:rl-set-P1,redis)" us 2 \
+    "<=" 0.85
+  row "SET NX PX, same command (P$PIPELINE)" "$(med rl-set-PN,lockd)" "$(med rl-set-PN,redis)" rps 0 \
+    ">=" 1.3
+  row "EVALSHA redlock5 acquire (P1)" "$(med rl-acq-P1,lockd)" "$(med rl-acq-P1,redis)" rps 0
+  row "  server CPU per EVALSHA acquire (P1)" "$(med cpu:rl-acq-P1,lockd)" \
+    "$(med cpu:rl-acq-P1,redis)" us 2 "<=" 0.9
+  row "EVALSHA redlock5 acquire (P$PIPELINE)" "$(med rl-acq-PN,lockd)" "$(med rl-acq-PN,redis)" rps 0 \
+    ">=" 1.2
+  row "EVALSHA redis-py release (P1)" "$(med rl-rel-P1,lockd)" "$(med rl-rel-P1,redis)" rps 0
+  row "  server CPU per EVALSHA release (P1)" "$(med cpu:rl-rel-P1,lockd)" \
+    "$(med cpu:rl-rel-P1,redis)" us 2 "<=" 0.9
+  row "EVALSHA redis-py release (P$PIPELINE)" "$(med rl-rel-PN,lockd)" "$(med rl-rel-PN,redis)" rps 0 \
+    ">=" 1.2
+  for c in set acq rel; do
+    [ -z "${RL_WHY[$c,lockd]:-}" ] || echo "(lockd skipped the $c case: ${RL_WHY[$c,lockd]:0:90})"
+  done
 fi
 if section aof && [ $AOF_OK = 1 ]; then
   row "  same, appendfsync always (P1)" "$(med P1-aof,lockd)" "$(med P1-aof,redis)" rps 0 ">=" 1.0

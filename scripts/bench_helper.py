@@ -14,6 +14,9 @@ Subcommands (each prints key=value lines on stdout for bench.sh to read):
                                 run in a child process while a second connection times
                                 PINGs back to back; PING max and p99 over the case, peak RSS
   stallload --port P --case C   that load alone (the child of `stall`)
+  scriptload --port P --file F  SCRIPT LOAD of F's exact bytes; the SHA1 the server
+                                answers, checked against the bytes' own
+  probe --port P ARG...         one command; whether the server answered an error
 
 The "kind" of a server says which command takes a lock: lockd's
 `LOCK.ACQUIRE key holder ttl_ms` or Redis's `SET key holder NX PX ttl_ms`. Every
@@ -24,6 +27,7 @@ Only the standard library is used, so that a fresh machine needs nothing more.
 """
 
 import argparse
+import hashlib
 import math
 import os
 import re
@@ -785,6 +789,40 @@ def cmd_aofstat(args):
          files=" ".join(files) or "-")
 
 
+# ---------------------------------------------------------------------------
+# The redlock section: scripts loaded by their exact bytes, and a probe that
+# tells whether a server knows a command before redis-benchmark floods it.
+
+def cmd_scriptload(args):
+    with open(args.file, "rb") as f:
+        body = f.read()
+    want = hashlib.sha1(body).hexdigest()
+    conn = Conn(args.port)
+    try:
+        got = conn.call("SCRIPT", "LOAD", body)
+    except RespError as e:
+        emit(ok=0, error=str(e).replace("\n", " "))
+        return
+    finally:
+        conn.close()
+    if got != want:
+        emit(ok=0, error="SCRIPT LOAD answered %s, the SHA1 of the bytes is %s" % (got, want))
+        return
+    emit(ok=1, sha=got)
+
+
+def cmd_probe(args):
+    conn = Conn(args.port)
+    try:
+        reply = conn.call(*args.argv)
+    except RespError as e:
+        emit(ok=0, error=str(e).replace("\n", " "))
+        return
+    finally:
+        conn.close()
+    emit(ok=1, reply=repr(reply))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -873,6 +911,16 @@ def main():
             p.add_argument("--interval-ms", type=float, default=0.0,
                            help="pause between PINGs (0: back to back)")
         p.set_defaults(fn=fn)
+
+    p = sub.add_parser("scriptload")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--file", required=True)
+    p.set_defaults(fn=cmd_scriptload)
+
+    p = sub.add_parser("probe")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("argv", nargs="+")
+    p.set_defaults(fn=cmd_probe)
 
     args = ap.parse_args()
     # bench.sh stops a helper with SIGTERM; unwind so that a redis-cli child is killed too.

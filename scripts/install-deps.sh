@@ -14,6 +14,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The client-library suites (scripts/client-tests.sh) run node-redlock under
+# node; their packages come from npm (tests/clients/node/install.sh). A node
+# installed some other way (with its own npm) is used as it is.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"
