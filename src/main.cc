@@ -14,6 +14,7 @@
 
 #include "lockd/config.h"
 #include "lockd/server.h"
+#include "aof/log_name.h"
 #include "util/dir_lock.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -100,6 +101,12 @@ int main(int argc, char** argv) {
   DirLock dir_lock;
   if (Status locked = dir_lock.Acquire(config.dir); !locked.ok()) {
     Log(LogLevel::kWarning, "{}", locked.message());
+    return 1;
+  }
+  // Tokens live in the files of one appendfilename: another name for the
+  // same directory would start below them.
+  if (Status named = aof::CheckLogName(config.appendfilename); !named.ok()) {
+    Log(LogLevel::kWarning, "{}", named.message());
     return 1;
   }
   if (config.daemonize) {

@@ -286,3 +286,41 @@ TEST_CASE("token safety: BGREWRITEAOF under appendonly no is refused and writes 
 }
 
 }  // namespace
+
+// The directory remembers its last appendfilename: a start under another
+// name would begin below the tokens in the old name's files (and without its
+// leases), so it stops until the name is put back or the files renamed.
+TEST_CASE("token safety: another appendfilename for the same dir is refused while the old files exist") {
+  ScratchDir dir;
+  int64_t before = 0;
+  {
+    auto srv = StartWith(dir, true, {"--appendfilename", "first.aof"});
+    auto c = srv->Connect();
+    REQUIRE(c->ok());
+    Acquire(*c, "seat", "ann");
+    before = Acquire(*c, "seat2", "ann");
+  }
+  RunResult r = RunServerOnce({"--port", std::to_string(FreePort()), "--bind", "127.0.0.1",
+                               "--dir", dir.path, "--appendfilename", "second.aof"});
+  CHECK_FALSE(r.timed_out);
+  CHECK_MESSAGE(r.exit_code == 1, r.output);
+  CHECK_MESSAGE(r.output.find("first.aof") != std::string::npos, r.output);
+  CHECK_FALSE(std::filesystem::exists(dir.path + "/second.aof"));
+  // Same with the log off: its token file would start below as well.
+  r = RunServerOnce({"--port", std::to_string(FreePort()), "--bind", "127.0.0.1", "--dir",
+                     dir.path, "--appendonly", "no", "--appendfilename", "second.aof"});
+  CHECK_MESSAGE(r.exit_code == 1, r.output);
+
+  SUBCASE("the old name still works, and tokens go on from there") {
+    auto srv = StartWith(dir, true, {"--appendfilename", "first.aof"});
+    auto c = srv->Connect();
+    CHECK(Acquire(*c, "seat3", "bob") > before);
+  }
+  SUBCASE("renamed files are taken under the new name") {
+    std::filesystem::rename(dir.path + "/first.aof", dir.path + "/second.aof");
+    auto srv = StartWith(dir, true, {"--appendfilename", "second.aof"});
+    auto c = srv->Connect();
+    CHECK(c->Cmd({"LOCK.FENCE", "seat2"}).integer() == before);
+    CHECK(Acquire(*c, "seat3", "bob") > before);
+  }
+}
