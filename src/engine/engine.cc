@@ -142,8 +142,6 @@ void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token 
                            std::optional<MonoTime> deadline, MonoTime now) {
   LOCKD_CHECK(waiter_count_ == 0);
   LOCKD_CHECK(token > 0 && token <= kMaxToken);
-  // No deadline: the longest lease there is.
-  MonoTime until = deadline ? *deadline : After(now, kMaxTimeoutMillis);
   Place place = Locate(key);
   LeaseEntry* entry = place.entry;
   if (entry == nullptr) {
@@ -160,7 +158,7 @@ void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token 
     }
   }
   entry->token = token;
-  ScheduleLease(entry, until, now);
+  SetLeaseDeadline(entry, deadline, now);
   if (token > last_token_) last_token_ = token;
 }
 
@@ -194,7 +192,7 @@ LeaseView Engine::Impl::View(const LeaseEntry* entry) const {
   return LeaseView{.key = entry->key(),
                    .holder = entry->holder(),
                    .token = entry->token,
-                   .deadline = entry->deadline(),
+                   .deadline = entry->lease_deadline(),
                    .waiters = waiters};
 }
 
@@ -327,7 +325,7 @@ void Engine::ForEachLease(const std::function<void(const LeaseView&)>& visit) co
       visit(LeaseView{.key = entry->key(),
                       .holder = entry->holder(),
                       .token = entry->token,
-                      .deadline = entry->deadline()});
+                      .deadline = entry->lease_deadline()});
     });
   }
 }

@@ -49,6 +49,17 @@ struct Engine::Impl final : TimerHandler {
   uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
                 const std::function<void(const LeaseView&)>& visit);
 
+  // --- engine_keys.cc: the Redis key-writing commands.
+  SetResult Set(std::string_view key, std::string_view value, const SetOptions& options,
+                MonoTime now);
+  bool Delete(std::string_view key, MonoTime now);
+  bool SetDeadline(std::string_view key, std::optional<MonoTime> deadline, MonoTime now);
+  size_t FlushAll(MonoTime now);
+  // After `entry` changed holder outside a hand-off (SET): the waiters at the
+  // head of its queue with the new holder are granted too (a re-acquire for
+  // them, as after a hand-off). Returns whether any was.
+  bool GrantSameHolderWaiters(LeaseEntry* entry, MonoTime now);
+
   bool CannotBeHeld(std::string_view key) const { return key.size() > longest_key_; }
   // The counter is at kMaxToken: no new token can be issued, ever.
   bool TokensExhausted() const { return last_token_ >= kMaxToken; }
@@ -101,13 +112,22 @@ struct Engine::Impl final : TimerHandler {
   void ScheduleLease(LeaseEntry* entry, MonoTime deadline, MonoTime now) {
     wheel_.Schedule(&entry->node, deadline.us, now.us);
   }
+  // Gives an entry whose timer is not scheduled its new deadline; nullopt:
+  // none, and then nothing is scheduled.
+  void SetLeaseDeadline(LeaseEntry* entry, std::optional<MonoTime> deadline, MonoTime now) {
+    if (deadline) {
+      ScheduleLease(entry, *deadline, now);
+    } else {
+      entry->node.deadline_us = static_cast<uint64_t>(LeaseEntry::kNoDeadline);
+    }
+  }
   void EmitHeld(ChangeKind kind, const LeaseEntry* entry) {
     if (changes_ == nullptr) return;
     changes_->OnChange(Change{.kind = kind,
                               .key = entry->key(),
                               .holder = entry->holder(),
                               .token = entry->token,
-                              .deadline = entry->deadline()});
+                              .deadline = entry->lease_deadline()});
   }
   void EmitFree(FreeCause cause, const LeaseEntry* entry) {
     if (changes_ == nullptr) return;
