@@ -266,6 +266,8 @@ class Engine {
   // yet (as Redis's DBSIZE counts keys not yet evicted).
   size_t size() const;
   size_t waiter_count() const;  // queued waiters on all keys
+  // Held keys without a deadline (SET without one, PERSIST).
+  size_t leases_without_deadline() const;
   Token last_token() const;
   // Whether the counter is at kMaxToken: no new token can be issued.
   bool tokens_exhausted() const;

@@ -168,6 +168,7 @@ void Engine::Impl::Remove(std::string_view key) {
   if (place.entry == nullptr) return;
   wheel_.Cancel(&place.entry->node);
   place.table->EraseAt(place.probe.slot);
+  Forget(place.entry);
   DeleteLeaseEntry(slab_, place.entry);
   --size_;
   MaybeShrink(*place.table);
@@ -292,6 +293,7 @@ bool Engine::Advance(MonoTime now) { return impl_->Advance(now); }
 
 size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }
+size_t Engine::leases_without_deadline() const { return impl_->no_deadline_; }
 Token Engine::last_token() const { return impl_->last_token_; }
 
 bool Engine::tokens_exhausted() const { return impl_->TokensExhausted(); }

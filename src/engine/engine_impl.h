@@ -110,6 +110,7 @@ struct Engine::Impl final : TimerHandler {
     return token;
   }
   void ScheduleLease(LeaseEntry* entry, MonoTime deadline, MonoTime now) {
+    if (!entry->has_deadline()) --no_deadline_;
     wheel_.Schedule(&entry->node, deadline.us, now.us);
   }
   // Gives an entry whose timer is not scheduled its new deadline; nullopt:
@@ -117,7 +118,8 @@ struct Engine::Impl final : TimerHandler {
   void SetLeaseDeadline(LeaseEntry* entry, std::optional<MonoTime> deadline, MonoTime now) {
     if (deadline) {
       ScheduleLease(entry, *deadline, now);
-    } else {
+    } else if (entry->has_deadline()) {
+      ++no_deadline_;
       entry->node.deadline_us = static_cast<uint64_t>(LeaseEntry::kNoDeadline);
     }
   }
@@ -156,6 +158,12 @@ struct Engine::Impl final : TimerHandler {
   MonoTime grants_closed_until_{0};
   EngineStats stats_;
   size_t size_ = 0;
+  // Entries without a deadline (INFO keyspace's keys minus expires).
+  size_t no_deadline_ = 0;
+  // An entry leaves the tables: the count of those without a deadline.
+  void Forget(const LeaseEntry* entry) {
+    if (!entry->has_deadline()) --no_deadline_;
+  }
   // The longest key ever held. A longer key cannot be held now, so reads,
   // renewals and releases of it are answered without hashing it: EXISTS of
   // a 512 MB key must not stall the loop for the time it takes to hash it.

@@ -100,6 +100,13 @@ TEST_CASE("key write: SET and LOCK.* are views of the same locks") {
   CHECK(c->Cmd({"LOCK.RELEASE", "b", "carol", std::to_string(t2.integer())}).integer() == 0);
   CHECK(c->Cmd({"LOCK.RELEASE", "b", "dave", std::to_string(t3)}).integer() == 1);
   CHECK(c->Cmd({"EXISTS", "b"}).integer() == 0);
+  // INFO keyspace counts the locks with a deadline as "expires".
+  CHECK(c->Cmd({"SET", "n", "x"}).str() == "OK");
+  std::string info = c->Cmd({"INFO", "keyspace"}).str();
+  CHECK_MESSAGE(info.find("db0:keys=2,expires=1,") != std::string::npos, info);
+  CHECK(c->Cmd({"PERSIST", "a"}).integer() == 1);
+  info = c->Cmd({"INFO", "keyspace"}).str();
+  CHECK_MESSAGE(info.find("db0:keys=2,expires=0,") != std::string::npos, info);
 }
 
 TEST_CASE("key write: LOCK.ACQUIRE WAIT waits behind a SET key, FIFO after DEL") {

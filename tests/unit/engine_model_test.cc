@@ -266,6 +266,11 @@ class Model {
     return out;
   }
   size_t size() const { return keys_.size(); }
+  size_t without_deadline() const {
+    size_t n = 0;
+    for (auto& [k, l] : keys_) n += l.deadline_us == kNone;
+    return n;
+  }
   size_t waiters() const {
     size_t n = 0;
     for (auto& [k, l] : keys_) n += l.waiters.size();
@@ -614,6 +619,7 @@ void RunSequence(std::mt19937_64& rng, int steps) {
     REQUIRE(describe(engine.size(), engine.waiter_count(), engine.last_token(), engine.stats()) ==
             describe(model.size(), model.waiters(), model.last_token(), model.stats()));
     REQUIRE(waiters.size() == model.waiters());
+    REQUIRE(engine.leases_without_deadline() == model.without_deadline());
     int64_t earliest = model.EarliestDue();
     if (earliest == INT64_MAX) {
       REQUIRE_FALSE(engine.NextWakeup().has_value());
