@@ -319,3 +319,37 @@ TEST_CASE("key write: other Redis types stay unknown commands") {
     CHECK(r.str().rfind("ERR unknown command", 0) == 0);
   }
 }
+
+TEST_CASE("key write: a rewritten log keeps a lock without a deadline without one") {
+  ScratchDir dir;
+  REQUIRE(!dir.path.empty());
+  ServerOptions options;
+  options.dir = dir.path;
+  options.appendonly = true;
+  int64_t token = 0;
+  {
+    TestServer srv(options);
+    REQUIRE_MESSAGE(srv.started(), srv.start_error());
+    auto c = srv.Connect();
+    CHECK(c->Cmd({"SET", "k", "v"}).str() == "OK");
+    CHECK(c->Cmd({"SET", "j", "v", "PX", "600000"}).str() == "OK");
+    token = Fence(*c, "k");
+    REQUIRE(!c->Cmd({"BGREWRITEAOF"}).is_error());
+    REQUIRE(WaitFor(
+        [&] {
+          return srv.Info("persistence", "aof_rewrites") == "1" &&
+                 srv.Info("persistence", "aof_rewrite_in_progress") == "0";
+        },
+        10000));
+    std::string log = ReadWholeFile(dir.path + "/appendonly.aof");
+    CHECK(log.find(Multibulk({"LOCK.GRANT", "k", "v", std::to_string(token), "0"})) !=
+          std::string::npos);
+    CHECK(srv.StopWith(SIGTERM) == 0);
+  }
+  TestServer srv(options);
+  REQUIRE_MESSAGE(srv.started(), srv.start_error());
+  auto c = srv.Connect();
+  CHECK(Fence(*c, "k") == token);
+  CHECK(c->Cmd({"TTL", "k"}).integer() == -1);
+  CHECK(c->Cmd({"TTL", "j"}).integer() > 500);
+}
