@@ -310,6 +310,16 @@ TEST_CASE("key write: deadlines beyond the longest lease are refused, not shorte
   CHECK(c->Cmd({"PTTL", "k"}).integer() > 4'398'046'000'000);
 }
 
+TEST_CASE("key write: SET ... GET counts a keyspace hit or miss, as GET does") {
+  START_SERVER(srv);
+  auto c = srv.Connect();
+  CHECK(c->Cmd({"SET", "k", "v", "GET"}).is_nil());
+  CHECK(c->Cmd({"SET", "k", "w", "GET"}).str() == "v");
+  CHECK(c->Cmd({"SET", "k", "x"}).str() == "OK");
+  CHECK(srv.Info("stats", "keyspace_hits") == "1");
+  CHECK(srv.Info("stats", "keyspace_misses") == "1");
+}
+
 TEST_CASE("key write: other Redis types stay unknown commands") {
   START_SERVER(srv);
   auto c = srv.Connect();
