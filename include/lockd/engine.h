@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "lockd/clock.h"
@@ -143,6 +144,39 @@ class WaitListener {
   virtual void OnWaitTimedOut(void* context) = 0;
 };
 
+// SET's condition: NX, XX, or IFEQ (the current holder equals `compare`).
+enum class SetCondition : uint8_t { kNone, kIfFree, kIfHeld, kIfEquals };
+
+// What SET does with the deadline: none (no EX/PX/EXAT/PXAT/KEEPTTL, as in
+// Redis: the lease has no deadline), `at` (at or before now: the key is set
+// and expires at once), or keep the current lease's (KEEPTTL; a free key
+// gets none).
+enum class SetDeadlineMode : uint8_t { kNone, kAt, kKeep };
+
+struct SetOptions {
+  SetCondition condition = SetCondition::kNone;
+  std::string_view compare;  // kIfEquals
+  SetDeadlineMode deadline_mode = SetDeadlineMode::kNone;
+  MonoTime deadline;          // kAt
+  bool get_old = false;       // copy the old holder into SetResult (SET ... GET)
+};
+
+enum class SetOutcome : uint8_t {
+  kSet,     // the key holds the value now (or it did and expired at once)
+  kNotSet,  // the condition failed, or NX on a free key during the lock-delay
+  // A new token would be needed during the restart lock-delay
+  // (CloseGrantsUntil): nothing changed.
+  kGrantsClosed,
+  kTokensExhausted,  // a new token would be needed and the counter is at its end
+};
+
+struct SetResult {
+  SetOutcome outcome = SetOutcome::kNotSet;
+  Token token = 0;          // kSet, when the key is held afterwards
+  bool had_old = false;     // the key was held before (get_old only)
+  std::string old_holder;   // its holder (get_old only)
+};
+
 struct EngineStats {
   uint64_t grants = 0;     // every new token issued (including hand-offs)
   uint64_t renewals = 0;   // LOCK.RENEW successes and re-acquires by the holder
@@ -151,6 +185,7 @@ struct EngineStats {
   uint64_t expiries = 0;   // leases freed because their deadline passed
   uint64_t handoffs = 0;   // grants made to a waiter when a key freed
   uint64_t wait_timeouts = 0;
+  uint64_t deletes = 0;    // keys freed by DEL, FLUSHALL, an expire time in the past, ...
 };
 
 class Engine {
@@ -175,6 +210,31 @@ class Engine {
   // LOCK.RELEASE: true when `holder` held `key` with `token`; the key is then
   // handed to its head waiter, if any.
   bool Release(std::string_view key, std::string_view holder, Token token, MonoTime now);
+
+  // SET key value [NX|XX|IFEQ] [GET] [EX|PX|EXAT|PXAT|KEEPTTL], and SETNX.
+  // A value other than the current holder (or a free key) is a grant with a
+  // new token, and the key's waiters keep their places (those at the head
+  // with the new holder are granted too, as after a hand-off); the same
+  // value keeps the token (an extend) and takes the deadline the options
+  // say. A deadline at or before `now` frees the key (handed to its head
+  // waiter) in the same call. During the restart lock-delay a SET that would
+  // issue a token changes nothing: NX on a free key is kNotSet, the rest
+  // kGrantsClosed.
+  SetResult Set(std::string_view key, std::string_view value, const SetOptions& options,
+                MonoTime now);
+
+  // DEL: frees `key` if held (kFree, cause delete) and hands it to its head
+  // waiter in the same call. True when it was held.
+  bool Delete(std::string_view key, MonoTime now);
+
+  // EXPIRE family and PERSIST: the lease on `key` keeps its holder and token
+  // and takes `deadline` (nullopt: none). A deadline at or before `now`
+  // deletes the key as Delete does. False when the key is free.
+  bool SetDeadline(std::string_view key, std::optional<MonoTime> deadline, MonoTime now);
+
+  // FLUSHALL: frees every key; a key with live waiters is handed to its head
+  // waiter. The changes are reported as one unit. Returns the keys freed.
+  size_t FlushAll(MonoTime now);
 
   // The lease on `key`, if held at `now`. A lease found past its deadline is
   // expired here (and handed off), exactly as the timer would have done.
@@ -206,6 +266,8 @@ class Engine {
   // yet (as Redis's DBSIZE counts keys not yet evicted).
   size_t size() const;
   size_t waiter_count() const;  // queued waiters on all keys
+  // Held keys without a deadline (SET without one, PERSIST).
+  size_t leases_without_deadline() const;
   Token last_token() const;
   // Whether the counter is at kMaxToken: no new token can be issued.
   bool tokens_exhausted() const;

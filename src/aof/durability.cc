@@ -276,6 +276,9 @@ void Durability::OnChange(const Change& c) {
   }
   int64_t pxat = UnixMillisOf(c.deadline, mono_now_, wall_now_);
   max_deadline_ms_ = std::max(max_deadline_ms_, pxat);
+  // A lease without a deadline has no horizon that a restart's lock-delay
+  // could wait out: its record must be on disk before any reply reveals it.
+  if (!c.deadline) sync_due_ = true;
   AppendGrant(&out, c.kind, c.key, c.holder, c.token, pxat);
 }
 
@@ -330,8 +333,10 @@ bool Durability::Commit(MonoTime now) {
 
   const AppendFsync policy = config_->appendfsync;
   // Under `always` every token and deadline reaches the disk before it is
-  // revealed; otherwise a reservation must.
-  bool must_sync = policy != AppendFsync::kAlways && Reserve();
+  // revealed; otherwise a reservation must, and so must a lease without a
+  // deadline.
+  bool reserved = policy != AppendFsync::kAlways && Reserve();
+  bool must_sync = policy != AppendFsync::kAlways && (reserved || sync_due_);
 
   if (writer_.pending()) {
     int r = writer_.Write();
@@ -339,7 +344,8 @@ bool Durability::Commit(MonoTime now) {
       if (policy == AppendFsync::kAlways || must_sync) {
         Log(LogLevel::kWarning,
             "Error writing to the append only file: {}. Can't recover from a log write error "
-            "when the AOF fsync policy is 'always' (or a token reservation is due). Exiting...",
+            "when the AOF fsync policy is 'always' (or a token reservation or a lease without "
+            "a deadline is due). Exiting...",
             ErrorText(r));
         return false;
       }
@@ -389,6 +395,7 @@ bool Durability::Commit(MonoTime now) {
     }
   }
 
+  sync_due_ = false;
   MaybeFinishRewrite(now);
   MaybeStartAutoRewrite(now);
   return true;

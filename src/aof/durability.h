@@ -127,6 +127,9 @@ class Durability final : public ChangeListener {
   int64_t reserved_horizon_ms_ = 0;
   int64_t max_deadline_ms_ = 0;  // the latest deadline ever logged
   int64_t gate_ms_ = 0;          // restart lock-delay end, Unix ms; 0: none
+  // The iteration logged a lease without a deadline: under everysec/no its
+  // Commit syncs before the replies leave, as for a reservation.
+  bool sync_due_ = false;
 
   // Failure state: the last write error (0: writes work) and whether it
   // was already reported in the server log.

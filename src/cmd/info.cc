@@ -166,9 +166,10 @@ void WriteCluster(CommandContext&, std::string* out) { *out += "cluster_enabled:
 void WriteKeyspace(CommandContext& ctx, std::string* out) {
   size_t keys = ctx.engine().size();
   if (keys == 0) return;
-  // Every lock with a deadline counts as "expires"; keys without one only
-  // arise from later SET/PERSIST support, so this is exact for now.
-  *out += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", keys, keys);
+  // "expires": the locks with a deadline (SET without one and PERSIST make
+  // locks without).
+  *out += fmt::format("db0:keys={},expires={},avg_ttl=0\r\n", keys,
+                      keys - ctx.engine().leases_without_deadline());
 }
 
 void WriteLocks(CommandContext& ctx, std::string* out) {

@@ -142,8 +142,6 @@ void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token 
                            std::optional<MonoTime> deadline, MonoTime now) {
   LOCKD_CHECK(waiter_count_ == 0);
   LOCKD_CHECK(token > 0 && token <= kMaxToken);
-  // No deadline: the longest lease there is.
-  MonoTime until = deadline ? *deadline : After(now, kMaxTimeoutMillis);
   Place place = Locate(key);
   LeaseEntry* entry = place.entry;
   if (entry == nullptr) {
@@ -160,7 +158,7 @@ void Engine::Impl::Restore(std::string_view key, std::string_view holder, Token 
     }
   }
   entry->token = token;
-  ScheduleLease(entry, until, now);
+  SetLeaseDeadline(entry, deadline, now);
   if (token > last_token_) last_token_ = token;
 }
 
@@ -170,6 +168,7 @@ void Engine::Impl::Remove(std::string_view key) {
   if (place.entry == nullptr) return;
   wheel_.Cancel(&place.entry->node);
   place.table->EraseAt(place.probe.slot);
+  Forget(place.entry);
   DeleteLeaseEntry(slab_, place.entry);
   --size_;
   MaybeShrink(*place.table);
@@ -194,7 +193,7 @@ LeaseView Engine::Impl::View(const LeaseEntry* entry) const {
   return LeaseView{.key = entry->key(),
                    .holder = entry->holder(),
                    .token = entry->token,
-                   .deadline = entry->deadline(),
+                   .deadline = entry->lease_deadline(),
                    .waiters = waiters};
 }
 
@@ -294,6 +293,7 @@ bool Engine::Advance(MonoTime now) { return impl_->Advance(now); }
 
 size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }
+size_t Engine::leases_without_deadline() const { return impl_->no_deadline_; }
 Token Engine::last_token() const { return impl_->last_token_; }
 
 bool Engine::tokens_exhausted() const { return impl_->TokensExhausted(); }
@@ -327,7 +327,7 @@ void Engine::ForEachLease(const std::function<void(const LeaseView&)>& visit) co
       visit(LeaseView{.key = entry->key(),
                       .holder = entry->holder(),
                       .token = entry->token,
-                      .deadline = entry->deadline()});
+                      .deadline = entry->lease_deadline()});
     });
   }
 }

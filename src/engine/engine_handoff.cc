@@ -105,6 +105,7 @@ LeaseEntry* Engine::Impl::HandOff(LeaseTable& table, size_t slot, LeaseEntry* en
     queues_.Erase(queue);
   }
   table.EraseAt(slot);
+  Forget(entry);
   DeleteLeaseEntry(slab_, entry);
   --size_;
   MaybeShrink(table);

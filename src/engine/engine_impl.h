@@ -49,6 +49,17 @@ struct Engine::Impl final : TimerHandler {
   uint64_t Scan(uint64_t cursor, size_t count, MonoTime now,
                 const std::function<void(const LeaseView&)>& visit);
 
+  // --- engine_keys.cc: the Redis key-writing commands.
+  SetResult Set(std::string_view key, std::string_view value, const SetOptions& options,
+                MonoTime now);
+  bool Delete(std::string_view key, MonoTime now);
+  bool SetDeadline(std::string_view key, std::optional<MonoTime> deadline, MonoTime now);
+  size_t FlushAll(MonoTime now);
+  // After `entry` changed holder outside a hand-off (SET): the waiters at the
+  // head of its queue with the new holder are granted too (a re-acquire for
+  // them, as after a hand-off). Returns whether any was.
+  bool GrantSameHolderWaiters(LeaseEntry* entry, MonoTime now);
+
   bool CannotBeHeld(std::string_view key) const { return key.size() > longest_key_; }
   // The counter is at kMaxToken: no new token can be issued, ever.
   bool TokensExhausted() const { return last_token_ >= kMaxToken; }
@@ -99,7 +110,18 @@ struct Engine::Impl final : TimerHandler {
     return token;
   }
   void ScheduleLease(LeaseEntry* entry, MonoTime deadline, MonoTime now) {
+    if (!entry->has_deadline()) --no_deadline_;
     wheel_.Schedule(&entry->node, deadline.us, now.us);
+  }
+  // Gives an entry whose timer is not scheduled its new deadline; nullopt:
+  // none, and then nothing is scheduled.
+  void SetLeaseDeadline(LeaseEntry* entry, std::optional<MonoTime> deadline, MonoTime now) {
+    if (deadline) {
+      ScheduleLease(entry, *deadline, now);
+    } else if (entry->has_deadline()) {
+      ++no_deadline_;
+      entry->node.deadline_us = static_cast<uint64_t>(LeaseEntry::kNoDeadline);
+    }
   }
   void EmitHeld(ChangeKind kind, const LeaseEntry* entry) {
     if (changes_ == nullptr) return;
@@ -107,7 +129,7 @@ struct Engine::Impl final : TimerHandler {
                               .key = entry->key(),
                               .holder = entry->holder(),
                               .token = entry->token,
-                              .deadline = entry->deadline()});
+                              .deadline = entry->lease_deadline()});
   }
   void EmitFree(FreeCause cause, const LeaseEntry* entry) {
     if (changes_ == nullptr) return;
@@ -136,6 +158,12 @@ struct Engine::Impl final : TimerHandler {
   MonoTime grants_closed_until_{0};
   EngineStats stats_;
   size_t size_ = 0;
+  // Entries without a deadline (INFO keyspace's keys minus expires).
+  size_t no_deadline_ = 0;
+  // An entry leaves the tables: the count of those without a deadline.
+  void Forget(const LeaseEntry* entry) {
+    if (!entry->has_deadline()) --no_deadline_;
+  }
   // The longest key ever held. A longer key cannot be held now, so reads,
   // renewals and releases of it are answered without hashing it: EXISTS of
   // a 512 MB key must not stall the loop for the time it takes to hash it.

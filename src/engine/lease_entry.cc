@@ -44,6 +44,8 @@ LeaseEntry* ChangeHolder(SlabAllocator& slab, LeaseEntry* entry, std::string_vie
   }
   LeaseEntry* moved = NewLeaseEntry(slab, entry->key(), holder, entry->hash_low);
   moved->token = entry->token;
+  // Whether it has a deadline (the timer itself is not scheduled).
+  moved->node.deadline_us = entry->node.deadline_us;
   moved->set_has_waiters(entry->has_waiters());
   DeleteLeaseEntry(slab, entry);
   return moved;

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "engine/slab.h"
@@ -45,7 +46,16 @@ struct LeaseEntry {
   size_t key_length() const { return key_bits & ~kHasWaitersBit; }
   std::string_view key() const { return {bytes(), key_length()}; }
   std::string_view holder() const { return {bytes() + key_length(), holder_len}; }
+  // A lease without a deadline (SET without EX/PX, PERSIST) keeps the
+  // largest deadline the wheel can hold and is not scheduled on it: it is
+  // held at every `now`, and no timer ever looks at it.
+  static constexpr int64_t kNoDeadline = TimingWheel::kMaxDeadlineMicros;
   MonoTime deadline() const { return MonoTime{node.deadline()}; }
+  bool has_deadline() const { return node.deadline() != kNoDeadline; }
+  std::optional<MonoTime> lease_deadline() const {
+    if (!has_deadline()) return std::nullopt;
+    return deadline();
+  }
 
   bool has_waiters() const { return (key_bits & kHasWaitersBit) != 0; }
   void set_has_waiters(bool on) {

@@ -80,4 +80,17 @@ inline constexpr const char* kRewriteNeedsAppendOnly =
     "ERR Background append only file rewriting needs 'appendonly yes': with appendonly no lockd "
     "keeps no log, and a snapshot written now would go stale as soon as a lease changes";
 
+// EXPIRE family options, in Redis 7.0's words.
+inline constexpr const char* kExpireNxWithOthers =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr const char* kExpireGtAndLt =
+    "ERR GT and LT options at the same time are not compatible";
+inline constexpr const char* kUnsupportedOptionFormat = "ERR Unsupported option {}";
+// A SET that would give a key to a new holder (a new fencing token) during
+// the restart lock-delay after an unclean stop; formatted with the ms left.
+// TRYAGAIN, as Redis says for "retry later, nothing was done".
+inline constexpr const char* kGrantsClosedFormat =
+    "TRYAGAIN restart lock-delay after an unclean stop: no key is given to a new holder for {} "
+    "more ms";
+
 }  // namespace lockd::errors

@@ -986,3 +986,41 @@ TEST_CASE("durability: the restart lock-delay follows an unclean stop only") {
 
 }  // namespace
 }  // namespace lockd
+
+namespace lockd {
+namespace {
+
+// Catches a lease without a deadline (SET without EX/PX, PERSIST) revealed
+// under everysec before its record is synced: no reserved horizon covers
+// such a lease, so a crash could lose it while the restart's lock-delay
+// ends, and its key would be granted again. A lease with a deadline inside
+// the reserved horizon needs no sync.
+TEST_CASE("durability: a lease without a deadline is synced before its reply (everysec)") {
+  FakeFileSystem fs;
+  TestServer server(AppendFsync::kEverySec, &fs);
+  REQUIRE(server.Start());
+  Client c(server.port());
+  // The first grant reserves tokens and a horizon, out of the way.
+  REQUIRE(IsInteger(c.Call({"LOCK.ACQUIRE", "warm", "h", "60000"})));
+  c.on_recv = [&] { fs.Mark("reply", server.aof_path()); };
+  fs.DelaySyncs(150);
+  auto synced_before_reply = [&](const std::vector<std::string>& command,
+                                 const std::string& expected) {
+    fs.ClearEvents();
+    CHECK(c.Call(command) == expected);
+    std::vector<std::string> events = fs.Events();
+    INFO("events:\n" << Dump(events));
+    std::vector<size_t> replies = Positions(events, "reply");
+    REQUIRE(replies.size() == 1);
+    return SyncedBefore(events, replies[0]);
+  };
+  CHECK(synced_before_reply({"SET", "k", "v"}, "+OK"));
+  CHECK_FALSE(synced_before_reply({"SET", "k2", "v", "PX", "1000"}, "+OK"));
+  CHECK(synced_before_reply({"PERSIST", "k2"}, ":1"));
+  CHECK(synced_before_reply({"SETNX", "k3", "v"}, ":1"));
+  fs.DelaySyncs(0);
+  CHECK(server.Stop() == 0);
+}
+
+}  // namespace
+}  // namespace lockd

@@ -1,6 +1,7 @@
 // A randomized, model-based test of the engine: thousands of seeded
 // sequences of acquire / acquire-with-wait / renew / release / find /
-// cancel / clock moves (some crossing wheel levels, some without running the
+// cancel / SET (every condition and deadline mode) / DEL / a deadline set,
+// removed or in the past / FLUSHALL / clock moves (some crossing wheel levels, some without running the
 // timers) over a few keys and holders, each step checked against a small
 // reference model built from std::map and std::deque: replies, listener
 // calls, leases, waiter counts, stats and the wheel's next wakeup.
@@ -27,7 +28,10 @@
 namespace lockd {
 namespace {
 
-std::string Us(int64_t us) { return std::to_string(us); }
+// No deadline (SET without one, PERSIST) in the model.
+constexpr int64_t kNone = INT64_MAX;
+
+std::string Us(int64_t us) { return us == kNone ? "none" : std::to_string(us); }
 
 // doctest prints strings, not containers: join them for readable failures.
 std::string Join(const std::vector<std::string>& lines) {
@@ -36,8 +40,8 @@ std::string Join(const std::vector<std::string>& lines) {
   return out;
 }
 std::string Describe(const LeaseView& v) {
-  return std::string(v.holder) + " " + std::to_string(v.token) + " " + Us(v.deadline->us) + " w" +
-         std::to_string(v.waiters);
+  return std::string(v.holder) + " " + std::to_string(v.token) + " " +
+         Us(v.deadline ? v.deadline->us : kNone) + " w" + std::to_string(v.waiters);
 }
 
 struct ModelWaiter {
@@ -123,10 +127,101 @@ class Model {
     FAIL("model: no waiter " << id);
   }
 
+  // SET: "notset", "set" (the key ended up free) or "set <token>".
+  std::string Set(const std::string& k, const std::string& v, SetCondition cond,
+                  const std::string& compare, SetDeadlineMode mode, int64_t at, int64_t now) {
+    SettleOnAccess(k, now);
+    auto it = keys_.find(k);
+    bool held = it != keys_.end();
+    bool pass = cond == SetCondition::kNone || (cond == SetCondition::kIfFree && !held) ||
+                (cond == SetCondition::kIfHeld && held) ||
+                (cond == SetCondition::kIfEquals && held && it->second.holder == compare);
+    if (!pass) return "notset";
+    int64_t deadline = mode == SetDeadlineMode::kAt                ? at
+                       : mode == SetDeadlineMode::kKeep && held ? it->second.deadline_us
+                                                                 : kNone;
+    if (deadline != kNone && deadline <= now) {
+      if (held) {
+        ++stats_.deletes;
+        events.push_back("free " + k + " delete");
+        HandOff(k, now, now);
+      }
+      return "set";
+    }
+    if (!held) {
+      ModelLease& l = keys_[k];
+      l = ModelLease{v, ++last_token_, deadline, {}};
+      ++stats_.grants;
+      Log("grant", k, l);
+      return "set " + std::to_string(l.token);
+    }
+    ModelLease& l = it->second;
+    l.deadline_us = deadline;
+    if (l.holder == v) {
+      ++stats_.renewals;
+      Log("extend", k, l);
+      return "set " + std::to_string(l.token);
+    }
+    l.holder = v;
+    l.token = ++last_token_;
+    ++stats_.grants;
+    Log("grant", k, l);
+    // The waiters at the head with the new holder: a re-acquire for them.
+    while (!l.waiters.empty()) {
+      ModelWaiter w = l.waiters.front();
+      if (w.until_us <= now) {
+        TimeOut(l, l.waiters.begin());
+        continue;
+      }
+      if (w.holder != l.holder) break;
+      l.waiters.pop_front();
+      l.deadline_us = now + w.ttl_ms * 1000;
+      ++stats_.renewals;
+      Log("extend", k, l);
+      events.push_back("granted #" + std::to_string(w.id) + " " + std::to_string(l.token));
+    }
+    return "set " + std::to_string(l.token);
+  }
+
+  bool Delete(const std::string& k, int64_t now) {
+    SettleOnAccess(k, now);
+    if (keys_.count(k) == 0) return false;
+    ++stats_.deletes;
+    events.push_back("free " + k + " delete");
+    HandOff(k, now, now);
+    return true;
+  }
+
+  bool SetDeadline(const std::string& k, int64_t deadline, int64_t now) {
+    SettleOnAccess(k, now);
+    auto it = keys_.find(k);
+    if (it == keys_.end()) return false;
+    if (deadline != kNone && deadline <= now) return Delete(k, now);
+    it->second.deadline_us = deadline;
+    ++stats_.renewals;
+    Log("extend", k, it->second);
+    return true;
+  }
+
+  size_t FlushAll(int64_t now) {
+    std::vector<std::string> keys;
+    for (auto& [k, l] : keys_) keys.push_back(k);
+    size_t freed = 0;
+    for (const std::string& k : keys) {
+      SettleOnAccess(k, now);
+      if (keys_.count(k) == 0) continue;
+      ++stats_.deletes;
+      events.push_back("free " + k + " delete");
+      HandOff(k, now, now);
+      ++freed;
+    }
+    return freed;
+  }
+
   // Runs every timer due at `now`, in time order.
   void Advance(int64_t now) {
     const int64_t now_tick = now / 1000;
-    auto due = [&](int64_t t) { return (t + 999) / 1000 <= now_tick; };
+    auto due = [&](int64_t t) { return t != kNone && (t + 999) / 1000 <= now_tick; };
     std::vector<std::string> keys;
     for (auto& [k, l] : keys_) keys.push_back(k);
     for (const std::string& k : keys) {
@@ -156,7 +251,7 @@ class Model {
     int64_t best = INT64_MAX;
     auto tick_us = [](int64_t t) { return (t + 999) / 1000 * 1000; };
     for (auto& [k, l] : keys_) {
-      best = std::min(best, tick_us(l.deadline_us));
+      if (l.deadline_us != kNone) best = std::min(best, tick_us(l.deadline_us));
       for (const ModelWaiter& w : l.waiters) best = std::min(best, tick_us(w.until_us));
     }
     return best;
@@ -171,6 +266,11 @@ class Model {
     return out;
   }
   size_t size() const { return keys_.size(); }
+  size_t without_deadline() const {
+    size_t n = 0;
+    for (auto& [k, l] : keys_) n += l.deadline_us == kNone;
+    return n;
+  }
   size_t waiters() const {
     size_t n = 0;
     for (auto& [k, l] : keys_) n += l.waiters.size();
@@ -275,7 +375,9 @@ class Recorder : public WaitListener, public ChangeListener {
   void OnChange(const Change& c) override {
     if (c.kind == ChangeKind::kFree) {
       events.push_back("free " + std::string(c.key) +
-                       (c.cause == FreeCause::kRelease ? " release" : " expire"));
+                       (c.cause == FreeCause::kRelease  ? " release"
+                        : c.cause == FreeCause::kDelete ? " delete"
+                                                        : " expire"));
       return;
     }
     // Tokens strictly increase at every grant, whatever the key.
@@ -285,7 +387,7 @@ class Recorder : public WaitListener, public ChangeListener {
     }
     events.push_back(std::string(c.kind == ChangeKind::kGrant ? "grant " : "extend ") +
                      std::string(c.key) + " " + std::string(c.holder) + " " +
-                     std::to_string(c.token) + " " + Us(c.deadline->us));
+                     std::to_string(c.token) + " " + Us(c.deadline ? c.deadline->us : kNone));
   }
   std::vector<std::string> events;
   std::vector<int> ended;
@@ -299,29 +401,31 @@ std::vector<std::string> Fields(const std::string& line) {
   return out;
 }
 
-// Tokens granted by one Advance to different keys are numbered in the order
-// the timers fired, which within a tick is unspecified (and meaningless:
-// tokens need only increase). Maps each token the model granted to the one
-// the engine granted on the same key, checking that both granted the same
-// keys and the same set of tokens.
+// Tokens granted by one Advance (or FLUSHALL) to different keys are numbered
+// in the order the timers fired (the table order), which is unspecified (and
+// meaningless: tokens need only increase). Maps the i-th token the model
+// granted on a key to the i-th the engine granted on it, checking that both
+// granted the same keys as often and the same set of tokens.
 std::map<Token, Token> CanonicalTokens(const std::vector<std::string>& engine,
                                        const std::vector<std::string>& model) {
   auto grants = [](const std::vector<std::string>& events) {
-    std::map<std::string, Token> by_key;
+    std::map<std::string, std::vector<Token>> by_key;
     for (const std::string& e : events) {
       std::vector<std::string> f = Fields(e);
-      if (f[0] == "grant") by_key[f[1]] = std::stoull(f[3]);
+      if (f[0] == "grant") by_key[f[1]].push_back(std::stoull(f[3]));
     }
     return by_key;
   };
-  std::map<std::string, Token> ours = grants(engine), theirs = grants(model);
+  std::map<std::string, std::vector<Token>> ours = grants(engine), theirs = grants(model);
   std::map<Token, Token> relabel;
   std::set<Token> a, b;
-  for (auto& [key, token] : ours) a.insert(token);
-  for (auto& [key, token] : theirs) {
-    CHECK(ours.count(key) == 1);
-    relabel[token] = ours.count(key) ? ours[key] : token;
-    b.insert(token);
+  for (auto& [key, tokens] : ours) a.insert(tokens.begin(), tokens.end());
+  for (auto& [key, tokens] : theirs) {
+    CHECK(ours[key].size() == tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      relabel[tokens[i]] = i < ours[key].size() ? ours[key][i] : tokens[i];
+      b.insert(tokens[i]);
+    }
   }
   CHECK(a == b);
   return relabel;
@@ -432,6 +536,36 @@ void RunSequence(std::mt19937_64& rng, int steps) {
     } else if (op < 62) {
       std::optional<LeaseView> v = engine.Find(key, MonoTime{now});
       CHECK((v ? Describe(*v) : "free") == model.Find(key, now));
+    } else if (op >= 67 && op < 87) {
+      // The key-writing operations (these take part of the clock moves' share).
+      int64_t at = now + static_cast<int64_t>(rng() % 2'000'000) - 200'000;  // some in the past
+      if (op < 77) {
+        static const SetCondition kConds[] = {SetCondition::kNone, SetCondition::kIfFree,
+                                              SetCondition::kIfHeld, SetCondition::kIfEquals};
+        static const SetDeadlineMode kModes[] = {SetDeadlineMode::kNone, SetDeadlineMode::kAt,
+                                                 SetDeadlineMode::kAt, SetDeadlineMode::kKeep};
+        SetCondition cond = pick(kConds);
+        SetDeadlineMode mode = pick(kModes);
+        std::string compare = lease != nullptr && rng() % 2 == 0 ? lease->holder : pick(kHolders);
+        SetOptions o{.condition = cond, .compare = compare, .deadline_mode = mode,
+                     .deadline = MonoTime{at}, .get_old = true};
+        SetResult r = engine.Set(key, holder, o, MonoTime{now});
+        std::string expected = model.Set(key, holder, cond, compare, mode, at, now);
+        std::string got = r.outcome == SetOutcome::kNotSet ? "notset"
+                          : r.token == 0                    ? "set"
+                                                            : "set " + std::to_string(r.token);
+        CHECK(got == expected);
+      } else if (op < 81) {
+        CHECK(engine.Delete(key, MonoTime{now}) == model.Delete(key, now));
+      } else if (op < 86) {
+        int64_t d = rng() % 3 == 0 ? kNone : at;
+        std::optional<MonoTime> deadline;
+        if (d != kNone) deadline = MonoTime{d};
+        CHECK(engine.SetDeadline(key, deadline, MonoTime{now}) == model.SetDeadline(key, d, now));
+      } else {
+        CHECK(engine.FlushAll(MonoTime{now}) == model.FlushAll(now));
+        after_advance = true;  // keys are flushed in table order
+      }
     } else if (op < 67) {
       std::vector<int> ids = model.WaiterIds();
       if (!ids.empty()) {
@@ -479,11 +613,13 @@ void RunSequence(std::mt19937_64& rng, int steps) {
       return std::to_string(size) + " " + std::to_string(waiters) + " " + std::to_string(last) +
              " | " + std::to_string(st.grants) + " " + std::to_string(st.renewals) + " " +
              std::to_string(st.releases) + " " + std::to_string(st.expiries) + " " +
-             std::to_string(st.handoffs) + " " + std::to_string(st.wait_timeouts);
+             std::to_string(st.handoffs) + " " + std::to_string(st.wait_timeouts) + " " +
+             std::to_string(st.deletes);
     };
     REQUIRE(describe(engine.size(), engine.waiter_count(), engine.last_token(), engine.stats()) ==
             describe(model.size(), model.waiters(), model.last_token(), model.stats()));
     REQUIRE(waiters.size() == model.waiters());
+    REQUIRE(engine.leases_without_deadline() == model.without_deadline());
     int64_t earliest = model.EarliestDue();
     if (earliest == INT64_MAX) {
       REQUIRE_FALSE(engine.NextWakeup().has_value());
