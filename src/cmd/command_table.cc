@@ -39,6 +39,7 @@ CommandTable::CommandTable() {
   std::vector<CommandSpec> specs;
   AddLockCommands(&specs);
   AddKeyCommands(&specs);
+  AddTransactionCommands(&specs);
   AddConnectionCommands(&specs);
   AddServerCommands(&specs);
   by_name_.reserve(specs.size() * 2);

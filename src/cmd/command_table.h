@@ -98,6 +98,7 @@ class CommandTable {
 // Each command family registers its entries (in its own file).
 void AddLockCommands(std::vector<CommandSpec>* out);
 void AddKeyCommands(std::vector<CommandSpec>* out);
+void AddTransactionCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);

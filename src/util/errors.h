@@ -80,4 +80,16 @@ inline constexpr const char* kRewriteNeedsAppendOnly =
     "ERR Background append only file rewriting needs 'appendonly yes': with appendonly no lockd "
     "keeps no log, and a snapshot written now would go stale as soon as a lease changes";
 
+// Transactions, in Redis 7.0's words.
+inline constexpr const char* kMultiNested = "ERR MULTI calls can not be nested";
+inline constexpr const char* kExecWithoutMulti = "ERR EXEC without MULTI";
+inline constexpr const char* kDiscardWithoutMulti = "ERR DISCARD without MULTI";
+inline constexpr const char* kWatchInsideMulti = "ERR WATCH inside MULTI is not allowed";
+inline constexpr const char* kNotAllowedInMulti = "ERR Command not allowed inside a transaction";
+inline constexpr const char* kExecAbort =
+    "EXECABORT Transaction discarded because of previous errors.";
+// Formatted with the error that stopped EXEC itself, without its '-'.
+inline constexpr const char* kExecAbortBecauseFormat =
+    "EXECABORT Transaction discarded because of: {}";
+
 }  // namespace lockd::errors
