@@ -40,6 +40,7 @@ CommandTable::CommandTable() {
   AddLockCommands(&specs);
   AddKeyCommands(&specs);
   AddTransactionCommands(&specs);
+  AddClusterCommands(&specs);
   AddConnectionCommands(&specs);
   AddServerCommands(&specs);
   by_name_.reserve(specs.size() * 2);

@@ -80,6 +80,9 @@ inline constexpr const char* kRewriteNeedsAppendOnly =
     "ERR Background append only file rewriting needs 'appendonly yes': with appendonly no lockd "
     "keeps no log, and a snapshot written now would go stale as soon as a lease changes";
 
+// CLUSTER, READONLY, READWRITE, ASKING: lockd is never a cluster node.
+inline constexpr const char* kClusterDisabled = "ERR This instance has cluster support disabled";
+
 // Transactions, in Redis 7.0's words.
 inline constexpr const char* kMultiNested = "ERR MULTI calls can not be nested";
 inline constexpr const char* kExecWithoutMulti = "ERR EXEC without MULTI";

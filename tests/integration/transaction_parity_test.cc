@@ -1,4 +1,4 @@
-// Transactions, compared byte for byte with a real
+// Transactions and client handshakes, compared byte for byte with a real
 // redis-server 7.0 (the pattern and helpers of redis_parity_test.cc): the
 // same commands go to both, in RESP2 and after HELLO 3. Where a step must
 // differ (lockd changes a key with LOCK.ACQUIRE, Redis with SET; HELLO's id
@@ -339,4 +339,35 @@ TEST_CASE("transaction parity: QUIT inside MULTI replies OK and closes") {
   SameAll(p, {"MULTI", "PING", "QUIT"});
   CHECK(p.lockd.ReadOne(2000).empty());
   CHECK(p.redis.ReadOne(2000).empty());
+}
+
+TEST_CASE("handshake parity: what redis-py, go-redis and ioredis send on connect") {
+  START_REDIS(redis);
+  START_SERVER(srv);
+  for (int proto : {2, 3}) {
+    CAPTURE(proto);
+    Pair p(srv.port(), redis.port());
+    // go-redis v9 and redis-py 5: HELLO 3 first, maybe with AUTH and SETNAME
+    // (without a password the default user takes any).
+    if (proto == 3) {
+      SameHello(p, {"HELLO", "3"});
+      SameHello(p, {"HELLO", "3", "SETNAME", "app"});
+      SameHello(p, {"HELLO", "3", "AUTH", "default", "anything", "SETNAME", "app"});
+    } else {
+      SameHello(p, {"HELLO", "2"});
+      SameHello(p, {"HELLO"});
+    }
+    // Then, pipelined and with errors ignored: SELECT, READONLY (cluster
+    // clients), CLIENT SETNAME; ioredis's ready check sends INFO.
+    SameAll(p, {"SELECT 0", "CLIENT SETNAME app", "CLIENT GETNAME", "READONLY", "READWRITE",
+                "ASKING", "CLUSTER INFO", "CLUSTER SLOTS", "CLUSTER NODES", "CLUSTER MYID",
+                "CLUSTER", "CLUSTER NOPE", "CLUSTER INFO x", "cluster keyslot", "CLIENT NOPE",
+                "CLIENT MAINT_NOTIFICATIONS ON moving-endpoint-type internal-ip", "CLIENT",
+                "AUTH pw", "AUTH default pw", "PING", "ECHO ready"});
+    // Redis 7.0 has no CLIENT SETINFO (7.2 added it); lockd answers as 7.2,
+    // and the connection goes on in step with Redis's.
+    CHECK(p.lockd.Call({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}) == "+OK\r\n");
+    CHECK(p.redis.Call({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}).rfind("-ERR", 0) == 0);
+    p.Same({"PING"});
+  }
 }
