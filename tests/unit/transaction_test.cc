@@ -3,10 +3,16 @@
 // what counts as a change to a watched key, and that nothing waits in EXEC.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cmd/commands.h"
+#include "fake_files.h"
 #include "lockd/clock.h"
 #include "lockd/config.h"
 
@@ -273,6 +279,63 @@ TEST_CASE("transaction: commandstats count queued commands when EXEC runs them")
   // The error belongs to the command that replied it, not to EXEC.
   CHECK(f.commands.call_stats(*table.Find("exec")).failed_calls == 0);
   CHECK(f.commands.call_stats(*table.Find("multi")).calls == 1);
+}
+
+// Catches: a write queued before the disk failed running anyway at EXEC
+// (changes accepted that the log cannot keep), and a read-only transaction
+// refused for a failure that does not concern it.
+TEST_CASE("transaction: while the log cannot be written, EXEC of a change aborts with MISCONF") {
+  char tmpl[] = "/tmp/lockd-transaction-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  FakeFileSystem fs;
+  Config config;
+  config.appendfilename = dir + "/appendonly.aof";
+  config.appendfsync = AppendFsync::kEverySec;
+  FakeServer server;
+  ManualClock clock;
+  Session s{1};
+  Session other{2};
+  s.authenticated = other.authenticated = true;
+  server.sessions = {&s, &other};
+  {
+    Commands commands(&config, &server, &clock, &fs);
+    aof::Durability& log = commands.durability();
+    REQUIRE(log.BeginLoad().ok());
+    while (!log.LoadSome(1000)) {
+    }
+    REQUIRE(log.FinishLoad().ok());
+    auto run_as = [&](Session& session, std::vector<std::string> words) {
+      std::vector<std::string_view> argv(words.begin(), words.end());
+      commands.Execute(session, argv, clock.Now());
+      return Drain(session);
+    };
+    auto run = [&](std::vector<std::string> words) { return run_as(s, std::move(words)); };
+    // The first grant reserves tokens synchronously: it runs while the disk works.
+    CHECK(run({"LOCK.ACQUIRE", "k", "h", "10000"}) == ":1\r\n");
+    REQUIRE(log.Commit(clock.Now()));
+    CHECK(run({"MULTI"}) == "+OK\r\n");
+    CHECK(run({"LOCK.ACQUIRE", "j", "h", "10000"}) == "+QUEUED\r\n");
+    CHECK(run({"LOCK.FENCE", "k"}) == "+QUEUED\r\n");
+    // The disk fails between queuing and EXEC.
+    fs.FailWrites(ENOSPC);
+    CHECK(run_as(other, {"LOCK.RENEW", "k", "h", "1", "10000"}) == ":1\r\n");
+    log.Commit(clock.Now());
+    REQUIRE(log.refusing_writes());
+    const std::string misconf = log.misconf_error();
+    CHECK(run({"EXEC"}) == "-EXECABORT Transaction discarded because of: " + misconf + "\r\n");
+    CHECK(run({"LOCK.FENCE", "j"}) == "$-1\r\n");
+    // Queuing a change now is refused at once, and dooms the transaction.
+    CHECK(run({"MULTI"}) == "+OK\r\n");
+    CHECK(run({"LOCK.ACQUIRE", "j", "h", "10000"}) == "-" + misconf + "\r\n");
+    CHECK(run({"EXEC"}) == "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // A transaction of reads still runs.
+    CHECK(run({"MULTI"}) == "+OK\r\n");
+    CHECK(run({"LOCK.FENCE", "k"}) == "+QUEUED\r\n");
+    CHECK(run({"EXEC"}) == "*1\r\n:1\r\n");
+    fs.FailWrites(0);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
