@@ -12,13 +12,13 @@ namespace {
 void CmdClusterDisabled(CommandContext& ctx) { ctx.Error(errors::kClusterDisabled); }
 
 CommandSpec ClusterCommand(const char* name, int arity, uint32_t flags, const char* summary,
-                           const char* since) {
+                           const char* since, std::vector<std::string> acl = {"@slow"}) {
   return CommandSpec{
       .name = name,
       .arity = arity,
       .flags = flags,
       .handler = CmdClusterDisabled,
-      .acl_categories = {"@slow"},
+      .acl_categories = std::move(acl),
       .summary = summary,
       .since = since,
       .group = "cluster",
@@ -33,14 +33,14 @@ void AddClusterCommands(std::vector<CommandSpec>* out) {
   out->push_back(ClusterCommand("readonly", 1, kConn,
                                 "Enables read-only queries for a connection to a Redis Cluster "
                                 "replica node",
-                                "3.0.0"));
+                                "3.0.0", {"@fast", "@connection"}));
   out->push_back(ClusterCommand("readwrite", 1, kConn,
                                 "Enables read-write queries for a connection to a Redis Cluster "
                                 "replica node",
-                                "3.0.0"));
+                                "3.0.0", {"@fast", "@connection"}));
   out->push_back(ClusterCommand("asking", 1, kCmdFast,
                                 "Signals that a cluster client is following an -ASK redirect",
-                                "3.0.0"));
+                                "3.0.0", {"@fast", "@connection"}));
   CommandSpec cluster = ClusterCommand("cluster", -2, 0, "A container for Redis Cluster commands",
                                        "3.0.0");
   cluster.complexity = "Depends on subcommand.";
