@@ -44,15 +44,15 @@ struct CommandStats {
 
 class Commands;
 
-// Everything a handler may touch while it runs.
+// Everything a handler may touch while it runs. may_block is false inside
+// EXEC: a command that would wait answers as if its wait had ended at once,
+// as Redis's blocking commands do in MULTI.
 struct CommandContext {
   Commands& commands;
   Session& session;
   const std::vector<std::string_view>& argv;
   const CommandSpec& spec;
   MonoTime now;
-  // False inside EXEC (and scripts): a command that would wait replies as
-  // if its wait had timed out at once, as Redis's blocking commands in MULTI.
   bool may_block = true;
 
   ReplyWriter& reply() { return session.reply; }

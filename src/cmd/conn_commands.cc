@@ -198,7 +198,7 @@ void CmdClientSetInfo(CommandContext& ctx) {
   } else if (EqualsIgnoreCase(attr, "lib-ver")) {
     field = &ctx.session.lib_ver;
   } else {
-    return ctx.Error(fmt::format("ERR Unrecognized option '{}'", attr));
+    return ctx.Error(fmt::format(fmt::runtime(errors::kUnrecognizedOptionFormat), attr));
   }
   if (!ValidClientInfo(value)) {
     return ctx.Error(fmt::format(fmt::runtime(errors::kBadClientInfo), attr));

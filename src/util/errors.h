@@ -35,6 +35,8 @@ inline constexpr const char* kProtocolVersionNotInteger =
 inline constexpr const char* kHelloOptionFormat = "ERR Syntax error in HELLO option '{}'";
 inline constexpr const char* kBadClientName =
     "ERR Client names cannot contain spaces, newlines or special characters.";
+// CLIENT SETINFO with an attribute other than LIB-NAME or LIB-VER (7.2's text).
+inline constexpr const char* kUnrecognizedOptionFormat = "ERR Unrecognized option '{}'";
 inline constexpr const char* kBadClientInfo =
     "ERR {} cannot contain spaces, newlines or special characters.";
 inline constexpr const char* kUnblockReason = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
