@@ -376,3 +376,17 @@ TEST_CASE("handshake parity: what redis-py, go-redis and ioredis send on connect
     p.Same({"PING"});
   }
 }
+
+TEST_CASE("handshake parity: with a password, HELLO 3 AUTH and the commands before it") {
+  START_REDIS(redis, "--requirepass", "pw");
+  START_SERVER(srv, "--requirepass", "pw");
+  Pair p(srv.port(), redis.port());
+  // Before authenticating: what a client that sends its setup before AUTH sees.
+  SameAll(p, {"CLIENT SETNAME app", "SELECT 0", "MULTI", "PING", "EXEC", "READONLY",
+              "HELLO 3", "HELLO 3 AUTH default wrong", "HELLO 3 AUTH nobody pw"});
+  SameHello(p, {"HELLO", "3", "AUTH", "default", "pw", "SETNAME", "app"});
+  SameAll(p, {"CLIENT GETNAME", "MULTI", "PING", "CLIENT SETNAME app2", "EXEC", "CLIENT GETNAME"});
+  // A new connection authenticating the RESP2 way, as redis-py 4 does.
+  Pair q(srv.port(), redis.port());
+  SameAll(q, {"AUTH pw", "CLIENT SETNAME app", "SELECT 0", "PING"});
+}
