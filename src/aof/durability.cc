@@ -270,6 +270,13 @@ Status Durability::FinishLoad() {
 void Durability::OnChange(const Change& c) {
   if (!config_->appendonly) return;
   std::string& out = writer_.buffer();
+  // A unit's MULTI is written at its first change, so that a unit that
+  // changed nothing (an EXEC of reads, a busy LOCK.ACQUIRE) leaves no empty
+  // MULTI/EXEC pair in the log.
+  if (unit_depth_ > 0 && !unit_written_) {
+    AppendMulti(&out);
+    unit_written_ = true;
+  }
   if (c.kind == ChangeKind::kFree) {
     AppendFree(&out, c.key, c.cause);
     return;
@@ -282,12 +289,14 @@ void Durability::OnChange(const Change& c) {
   AppendGrant(&out, c.kind, c.key, c.holder, c.token, pxat);
 }
 
-void Durability::OnUnitBegin() {
-  if (config_->appendonly && unit_depth_++ == 0) AppendMulti(&writer_.buffer());
-}
+// Depth is counted whatever appendonly says, so that a CONFIG SET inside an
+// EXEC cannot unbalance it.
+void Durability::OnUnitBegin() { ++unit_depth_; }
 
 void Durability::OnUnitEnd() {
-  if (config_->appendonly && --unit_depth_ == 0) AppendExec(&writer_.buffer());
+  if (--unit_depth_ > 0) return;
+  if (unit_written_) AppendExec(&writer_.buffer());
+  unit_written_ = false;
 }
 
 // ---- Commit ----

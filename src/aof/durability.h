@@ -122,6 +122,7 @@ class Durability final : public ChangeListener {
   WallTime wall_now_;
 
   int unit_depth_ = 0;
+  bool unit_written_ = false;  // the open unit's MULTI is in the buffer
   // Reservations that are on disk (see Reserve()).
   uint64_t reserved_tokens_ = 0;
   int64_t reserved_horizon_ms_ = 0;

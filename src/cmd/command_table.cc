@@ -40,6 +40,8 @@ CommandTable::CommandTable() {
   AddLockCommands(&specs);
   AddKeyCommands(&specs);
   AddKeyWriteCommands(&specs);
+  AddTransactionCommands(&specs);
+  AddClusterCommands(&specs);
   AddConnectionCommands(&specs);
   AddServerCommands(&specs);
   by_name_.reserve(specs.size() * 2);

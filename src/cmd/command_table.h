@@ -99,6 +99,8 @@ class CommandTable {
 void AddLockCommands(std::vector<CommandSpec>* out);
 void AddKeyCommands(std::vector<CommandSpec>* out);
 void AddKeyWriteCommands(std::vector<CommandSpec>* out);
+void AddTransactionCommands(std::vector<CommandSpec>* out);
+void AddClusterCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);

@@ -1,4 +1,5 @@
-// The dispatcher and the delivery of blocked waits' outcomes.
+// The dispatcher, the delivery of blocked waits' outcomes, and the index of
+// WATCHed keys that the engine's changes are checked against.
 #include "cmd/commands.h"
 
 #include <fmt/format.h>
@@ -27,6 +28,15 @@ std::string Uppercase(std::string_view s) {
   return out;
 }
 
+// The commands that run at once inside MULTI rather than being queued, as
+// in Redis: those that end or guard the transaction, and those that end the
+// connection's state.
+bool RunsInsideMulti(const CommandSpec& spec) {
+  const std::string& n = spec.name;
+  return spec.parent == nullptr && (n == "exec" || n == "discard" || n == "multi" ||
+                                    n == "watch" || n == "quit" || n == "reset");
+}
+
 // 40 hex digits, new at every start, as Redis's run_id: tells a restart
 // apart from a long uptime.
 std::string RandomRunId() {
@@ -44,7 +54,7 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
       server_(server),
       clock_(clock),
       durability_(std::make_unique<aof::Durability>(config, clock, files)),
-      engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, durability_.get())),
+      engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, this)),
       call_stats_(CommandTable::Get().stats_slots()),
       run_id_(RandomRunId()),
       started_(clock->Now()) {
@@ -91,7 +101,11 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
 
   // Redis's order: changes are refused while the log cannot be written,
   // and everything but a few connection and admin commands while it loads.
-  if ((spec->flags & kCmdWrite) && durability_->refusing_writes()) {
+  // An EXEC counts as a change when it would run one.
+  const bool exec = spec->parent == nullptr && spec->name == "exec";
+  const bool writes =
+      (spec->flags & kCmdWrite) || (exec && session.in_multi && (session.queued_flags & kCmdWrite));
+  if (writes && durability_->refusing_writes()) {
     Reject(session, durability_->misconf_error(), spec);
     return;
   }
@@ -99,17 +113,40 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     Reject(session, errors::kLoading, spec);
     return;
   }
+  // Outside MULTI only: a queued PING's reply is one element of EXEC's.
+  if ((spec->flags & kCmdRevealsNoState) && !session.in_multi) {
+    session.awaits_commit = awaited_before;
+  }
 
   session.last_command = spec;
+  if (session.in_multi && !RunsInsideMulti(*spec)) {
+    if (spec->flags & kCmdNoMulti) {
+      Reject(session, errors::kNotAllowedInMulti, spec);
+      return;
+    }
+    Queue(session, *spec, argv);
+    return;
+  }
+  Call(session, argv, *spec, now, /*may_block=*/true);
+}
+
+void Commands::CallQueued(Session& session, const CommandSpec& spec,
+                          const std::vector<std::string_view>& argv, MonoTime now) {
+  Call(session, argv, spec, now, /*may_block=*/false);
+}
+
+void Commands::Call(Session& session, const std::vector<std::string_view>& argv,
+                    const CommandSpec& command, MonoTime now, bool may_block) {
+  const CommandSpec* spec = &command;
   ++stats_.commands_processed;
   CallStats& calls = call_stats_[spec->stats_index];
   uint64_t errors_before = stats_.error_replies;
+  uint64_t nested_before = nested_call_errors_;
   // The handler's time for INFO commandstats, with one clock read per
   // command: a pipelined batch shares `now`, so a command starts at the later
   // of `now` and the end of the command before it.
   MonoTime start = std::max(now, last_command_end_);
-  if (spec->flags & kCmdRevealsNoState) session.awaits_commit = awaited_before;
-  CommandContext ctx{*this, session, argv, *spec, now};
+  CommandContext ctx{*this, session, argv, *spec, now, may_block};
   spec->handler(ctx);
   MonoTime end = clock_->Now();
   last_command_end_ = end;
@@ -119,7 +156,10 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   // Allocated once per command name, at its first call.
   if (!calls.latency) calls.latency = std::make_unique<LatencyHistogram>();
   calls.latency->Record(micros);
-  if (stats_.error_replies != errors_before) ++calls.failed_calls;
+  // Errors replied by the calls EXEC made count against those, not EXEC.
+  uint64_t errors = stats_.error_replies - errors_before;
+  if (errors > nested_call_errors_ - nested_before) ++calls.failed_calls;
+  nested_call_errors_ = nested_before + errors;
   if (end.us >= next_rate_sample_us_) SampleRates(end);
 }
 
@@ -152,14 +192,86 @@ void Commands::Reject(Session& session, std::string_view message, const CommandS
   ++stats_.rejected_calls;
   if (spec != nullptr) ++call_stats_[spec->stats_index].rejected_calls;
   NoteErrorReply(message);
+  if (spec != nullptr && spec->parent == nullptr && spec->name == "exec") {
+    // A refused EXEC ends the transaction it would have run, and says why
+    // (Redis's execCommandAbort, which drops the reason's "ERR ").
+    DiscardTransaction(session);
+    std::string_view reason = message;
+    if (reason.starts_with("ERR ")) reason.remove_prefix(4);
+    session.reply.Error(fmt::format(fmt::runtime(errors::kExecAbortBecauseFormat), reason));
+    return;
+  }
+  // A command refused while queuing dooms the transaction: EXEC will reply
+  // EXECABORT (Redis's flagTransaction).
+  if (session.in_multi) session.multi_refused = true;
   session.reply.Error(message);
 }
+
+void Commands::Queue(Session& session, const CommandSpec& spec,
+                     const std::vector<std::string_view>& argv) {
+  // A doomed transaction keeps replying QUEUED but holds nothing, as Redis.
+  if (!session.multi_refused && !session.watch_dirty) {
+    Session::QueuedCommand& q = session.queued.emplace_back();
+    q.spec = &spec;
+    q.argv.assign(argv.begin(), argv.end());
+    for (std::string_view arg : argv) session.queued_bytes += arg.size();
+    session.queued_flags |= spec.flags;
+  }
+  session.reply.Simple("QUEUED");
+}
+
+void Commands::Watch(Session& session, std::string_view key) {
+  for (const std::string& k : session.watched) {
+    if (k == key) return;
+  }
+  auto it = watchers_.find(key);
+  if (it == watchers_.end()) it = watchers_.emplace(std::string(key), std::vector<Session*>{}).first;
+  it->second.push_back(&session);
+  session.watched.emplace_back(key);
+}
+
+void Commands::UnwatchAll(Session& session) {
+  for (const std::string& key : session.watched) {
+    auto it = watchers_.find(key);
+    LOCKD_CHECK(it != watchers_.end());
+    std::vector<Session*>& sessions = it->second;
+    sessions.erase(std::find(sessions.begin(), sessions.end(), &session));
+    if (sessions.empty()) watchers_.erase(it);
+  }
+  session.watched.clear();
+  session.watch_dirty = false;
+}
+
+void Commands::DiscardTransaction(Session& session) {
+  session.in_multi = false;
+  session.multi_refused = false;
+  session.queued.clear();
+  session.queued.shrink_to_fit();
+  session.queued_flags = 0;
+  session.queued_bytes = 0;
+  UnwatchAll(session);
+}
+
+void Commands::OnChange(const Change& change) {
+  // Every grant passes here: with no WATCH anywhere this is one check.
+  if (!watchers_.empty()) {
+    auto it = watchers_.find(change.key);
+    if (it != watchers_.end()) {
+      for (Session* s : it->second) s->watch_dirty = true;
+    }
+  }
+  durability_->OnChange(change);
+}
+
+void Commands::OnUnitBegin() { durability_->OnUnitBegin(); }
+void Commands::OnUnitEnd() { durability_->OnUnitEnd(); }
 
 void Commands::SessionClosed(Session& session) {
   if (session.waiter != nullptr) {
     engine_->CancelWait(session.waiter);
     session.waiter = nullptr;
   }
+  DiscardTransaction(session);
 }
 
 bool Commands::Unblock(Session& session, bool with_error) {

@@ -5,6 +5,11 @@
 // Flow: net hands over (session, argv) → Execute → handler → engine → reply
 // appended to the session's output buffer. Nothing is written to a socket
 // here; the network layer sends replies before the loop sleeps.
+//
+// Inside MULTI the dispatcher queues instead of running (the one rule
+// transactions add to it); EXEC runs the queue through the same call path.
+// Commands also stands between the engine and the log as the ChangeListener,
+// so that a change to a WATCHed key marks its watchers before it is logged.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "aof/durability.h"
@@ -38,13 +44,16 @@ struct CommandStats {
 
 class Commands;
 
-// Everything a handler may touch while it runs.
+// Everything a handler may touch while it runs. may_block is false inside
+// EXEC: a command that would wait answers as if its wait had ended at once,
+// as Redis's blocking commands do in MULTI.
 struct CommandContext {
   Commands& commands;
   Session& session;
   const std::vector<std::string_view>& argv;
   const CommandSpec& spec;
   MonoTime now;
+  bool may_block = true;
 
   ReplyWriter& reply() { return session.reply; }
   Engine& engine();
@@ -59,7 +68,7 @@ struct CommandContext {
   void Help(std::span<const char* const> lines);
 };
 
-class Commands final : public WaitListener {
+class Commands final : public WaitListener, public ChangeListener {
  public:
   // `files` null: the real file system (tests inject failures through it).
   Commands(Config* config, ServerHooks* server, const Clock* clock,
@@ -69,8 +78,19 @@ class Commands final : public WaitListener {
   // Runs one command for `session`. argv is not empty.
   void Execute(Session& session, const std::vector<std::string_view>& argv, MonoTime now);
 
-  // The session's connection is closing: leave any wait queue.
+  // The session's connection is closing: leave any wait queue, drop its
+  // transaction and watched keys.
   void SessionClosed(Session& session);
+
+  // ---- Transactions (cmd/transaction_commands.cc holds the handlers).
+  // EXEC: runs one queued command as the dispatcher would, but never blocks.
+  void CallQueued(Session& session, const CommandSpec& spec,
+                  const std::vector<std::string_view>& argv, MonoTime now);
+  // WATCH: a later change to `key` makes this session's EXEC fail.
+  void Watch(Session& session, std::string_view key);
+  void UnwatchAll(Session& session);
+  // Leaves MULTI (if in it), drops the queue and every watched key.
+  void DiscardTransaction(Session& session);
 
   // CLIENT UNBLOCK: ends a blocked wait with a null reply or an error.
   bool Unblock(Session& session, bool with_error);
@@ -105,7 +125,18 @@ class Commands final : public WaitListener {
   void OnWaitGranted(void* context, Token token) override;
   void OnWaitTimedOut(void* context) override;
 
+  // ChangeListener: marks the watchers of a changed key, then hands every
+  // call on to the log.
+  void OnChange(const Change& change) override;
+  void OnUnitBegin() override;
+  void OnUnitEnd() override;
+
  private:
+  // Runs the handler with its statistics: every command that is not queued
+  // or refused comes through here.
+  void Call(Session& session, const std::vector<std::string_view>& argv, const CommandSpec& spec,
+            MonoTime now, bool may_block);
+  void Queue(Session& session, const CommandSpec& spec, const std::vector<std::string_view>& argv);
   void ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv);
   // A dispatcher refusal: the error reply, counted for INFO (and against
   // `spec`, when the command is known).
@@ -114,6 +145,14 @@ class Commands final : public WaitListener {
   Config* config_;
   ServerHooks* server_;
   const Clock* clock_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  // WATCHed key → the sessions watching it. Empty unless someone watches, so
+  // that a grant costs one emptiness check here. Built before the engine,
+  // which reports changes into it.
+  std::unordered_map<std::string, std::vector<Session*>, KeyHash, std::equal_to<>> watchers_;
   // The log listens to the engine's changes: built first, destroyed last.
   std::unique_ptr<aof::Durability> durability_;
   std::unique_ptr<Engine> engine_;
@@ -125,6 +164,9 @@ class Commands final : public WaitListener {
   RateSampler output_rate_;
   int64_t next_rate_sample_us_ = 0;
   MonoTime last_command_end_;
+  // Errors replied inside every Call so far: what a call's nested calls
+  // (EXEC's queued commands) replied, so that they are not its failures.
+  uint64_t nested_call_errors_ = 0;
   std::string run_id_;
   MonoTime started_;
 };

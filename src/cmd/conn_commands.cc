@@ -52,6 +52,8 @@ void CmdQuit(CommandContext& ctx) {
 
 void CmdReset(CommandContext& ctx) {
   Session& s = ctx.session;
+  // RESET ends any transaction and forgets watched keys (it is never queued).
+  ctx.commands.DiscardTransaction(s);
   s.reply.set_protocol(2);
   s.name.clear();
   // Redis 7.0 keeps CLIENT NO-EVICT across RESET; NO-TOUCH (a later
@@ -146,9 +148,13 @@ void CmdHello(CommandContext& ctx) {
 
 // One line of CLIENT LIST / CLIENT INFO, in Redis 7.2's field order.
 std::string DescribeClient(const Session& s, MonoTime now) {
-  char flag_chars[5];
+  // Redis's letters, in its order: x in MULTI, b blocked, d a watched key
+  // changed, c closing, e no-evict, T no-touch; N for none.
+  char flag_chars[7];
   size_t n = 0;
+  if (s.in_multi) flag_chars[n++] = 'x';
   if (s.blocked()) flag_chars[n++] = 'b';
+  if (s.watch_dirty) flag_chars[n++] = 'd';
   if (s.close_after_reply) flag_chars[n++] = 'c';
   if (s.no_evict) flag_chars[n++] = 'e';
   if (s.no_touch) flag_chars[n++] = 'T';
@@ -156,13 +162,14 @@ std::string DescribeClient(const Session& s, MonoTime now) {
   std::string_view flags(flag_chars, n);
   return fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
-      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} "
+      "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl=0 oll=0 omem={} "
       "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
       s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
-      (now.us - s.last_interaction.us) / 1'000'000, flags, s.query_buffer_bytes,
+      (now.us - s.last_interaction.us) / 1'000'000, flags,
+      s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, s.query_buffer_bytes,
       s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
-      s.query_buffer_capacity, s.out.size(),
-      s.query_buffer_capacity + s.out.capacity() + sizeof(Session),
+      s.queued_bytes, s.query_buffer_capacity, s.out.size(),
+      s.query_buffer_capacity + s.out.capacity() + sizeof(Session) + s.queued_bytes,
       s.last_command ? std::string_view(s.last_command->full_name) : std::string_view("NULL"),
       s.protocol(),
       s.lib_name, s.lib_ver);
@@ -191,7 +198,7 @@ void CmdClientSetInfo(CommandContext& ctx) {
   } else if (EqualsIgnoreCase(attr, "lib-ver")) {
     field = &ctx.session.lib_ver;
   } else {
-    return ctx.Error(fmt::format("ERR Unrecognized option '{}'", attr));
+    return ctx.Error(fmt::format(fmt::runtime(errors::kUnrecognizedOptionFormat), attr));
   }
   if (!ValidClientInfo(value)) {
     return ctx.Error(fmt::format(fmt::runtime(errors::kBadClientInfo), attr));

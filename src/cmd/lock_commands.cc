@@ -51,6 +51,9 @@ void CmdAcquire(CommandContext& ctx) {
     }
   }
   if (holder.empty()) return ctx.Error(errors::kEmptyHolder);
+  // Inside EXEC nothing waits: a busy key replies null at once, as Redis's
+  // blocking commands do in a transaction.
+  if (!ctx.may_block) wait_ms = 0;
 
   AcquireResult r = ctx.engine().Acquire(key, holder, ttl_ms, ctx.now, wait_ms, &ctx.session);
   switch (r.outcome) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lockd/clock.h"
 #include "lockd/engine.h"
@@ -45,6 +46,26 @@ struct Session {
   // waiter in the engine. Commands pipelined behind it wait in the input buffer.
   Waiter* waiter = nullptr;
   MonoTime blocked_since;
+
+  // MULTI ... EXEC (cmd/transaction_commands.cc). While in_multi, commands
+  // other than EXEC, DISCARD, MULTI, WATCH, QUIT and RESET are queued here,
+  // arguments copied, and run by EXEC.
+  bool in_multi = false;
+  // A command was refused while queuing (unknown, arity, ...): EXEC replies
+  // EXECABORT and runs nothing, as Redis's CLIENT_DIRTY_EXEC.
+  bool multi_refused = false;
+  // A WATCHed key changed since WATCH: EXEC replies a null array, as
+  // Redis's CLIENT_DIRTY_CAS. Cleared by EXEC, DISCARD, UNWATCH, RESET.
+  bool watch_dirty = false;
+  uint32_t queued_flags = 0;  // the union of the queued commands' CommandFlags
+  size_t queued_bytes = 0;    // argument bytes held in `queued`, for CLIENT LIST
+  struct QueuedCommand {
+    const CommandSpec* spec;  // an entry of the static command table
+    std::vector<std::string> argv;
+  };
+  std::vector<QueuedCommand> queued;
+  // Keys this session WATCHes; Commands keeps the index from key to sessions.
+  std::vector<std::string> watched;
 
   // Output appended since the last log commit may reveal state that commit
   // is to cover (a token, a held or free key): it must not leave before the

@@ -35,6 +35,8 @@ inline constexpr const char* kProtocolVersionNotInteger =
 inline constexpr const char* kHelloOptionFormat = "ERR Syntax error in HELLO option '{}'";
 inline constexpr const char* kBadClientName =
     "ERR Client names cannot contain spaces, newlines or special characters.";
+// CLIENT SETINFO with an attribute other than LIB-NAME or LIB-VER (7.2's text).
+inline constexpr const char* kUnrecognizedOptionFormat = "ERR Unrecognized option '{}'";
 inline constexpr const char* kBadClientInfo =
     "ERR {} cannot contain spaces, newlines or special characters.";
 inline constexpr const char* kUnblockReason = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
@@ -92,5 +94,20 @@ inline constexpr const char* kUnsupportedOptionFormat = "ERR Unsupported option 
 inline constexpr const char* kGrantsClosedFormat =
     "TRYAGAIN restart lock-delay after an unclean stop: no key is given to a new holder for {} "
     "more ms";
+
+// CLUSTER, READONLY, READWRITE, ASKING: lockd is never a cluster node.
+inline constexpr const char* kClusterDisabled = "ERR This instance has cluster support disabled";
+
+// Transactions, in Redis 7.0's words.
+inline constexpr const char* kMultiNested = "ERR MULTI calls can not be nested";
+inline constexpr const char* kExecWithoutMulti = "ERR EXEC without MULTI";
+inline constexpr const char* kDiscardWithoutMulti = "ERR DISCARD without MULTI";
+inline constexpr const char* kWatchInsideMulti = "ERR WATCH inside MULTI is not allowed";
+inline constexpr const char* kNotAllowedInMulti = "ERR Command not allowed inside a transaction";
+inline constexpr const char* kExecAbort =
+    "EXECABORT Transaction discarded because of previous errors.";
+// Formatted with the error that stopped EXEC itself, without its '-'.
+inline constexpr const char* kExecAbortBecauseFormat =
+    "EXECABORT Transaction discarded because of: {}";
 
 }  // namespace lockd::errors
