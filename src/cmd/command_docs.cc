@@ -32,7 +32,7 @@ std::vector<const char*> FlagNames(uint32_t flags) {
 // last_key, every key_step arguments.
 void WriteKeySpecs(ReplyWriter& w, const CommandSpec& spec) {
   if (spec.first_key == 0) {
-    w.Array(0);
+    w.Set(0);  // Redis 7.0 replies an empty list as an empty set (~0 in RESP3)
     return;
   }
   w.Array(1);
@@ -84,7 +84,12 @@ void WriteInfo(ReplyWriter& w, const CommandSpec& spec) {
   for (const std::string& c : spec.acl_categories) w.Simple(c);
   w.Set(0);  // tips
   WriteKeySpecs(w, spec);
-  w.Array(spec.subcommands.size());
+  // As Redis 7.0: no subcommands is an empty set (~0 in RESP3), some an array.
+  if (spec.subcommands.empty()) {
+    w.Set(0);
+  } else {
+    w.Array(spec.subcommands.size());
+  }
   for (const CommandSpec& sub : spec.subcommands) WriteInfo(w, sub);
 }
 

@@ -364,11 +364,9 @@ TEST_CASE("handshake parity: what redis-py, go-redis and ioredis send on connect
                 "CLUSTER", "CLUSTER NOPE", "CLUSTER INFO x", "cluster keyslot", "CLIENT NOPE",
                 "CLIENT MAINT_NOTIFICATIONS ON moving-endpoint-type internal-ip", "CLIENT",
                 "AUTH pw", "AUTH default pw", "PING", "ECHO ready"});
-    // What the commands say of themselves, in RESP2 (EXEC and WATCH differ:
-    // lockd has no skip_slowlog flag, and its key specs always say "access").
-    if (proto == 2) {
-      SameAll(p, {"COMMAND INFO readonly readwrite asking", "COMMAND INFO multi discard unwatch"});
-    }
+    // What the commands say of themselves (EXEC and WATCH differ: lockd has
+    // no skip_slowlog flag, and its key specs always say "access").
+    SameAll(p, {"COMMAND INFO readonly readwrite asking", "COMMAND INFO multi discard unwatch"});
     // Redis 7.0 has no CLIENT SETINFO (7.2 added it); lockd answers as 7.2,
     // and the connection goes on in step with Redis's.
     CHECK(p.lockd.Call({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}) == "+OK\r\n");
