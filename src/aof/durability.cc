@@ -280,11 +280,22 @@ void Durability::OnChange(const Change& c) {
 }
 
 void Durability::OnUnitBegin() {
-  if (config_->appendonly && unit_depth_++ == 0) AppendMulti(&writer_.buffer());
+  if (config_->appendonly && unit_depth_++ == 0) {
+    unit_start_ = writer_.buffer().size();
+    AppendMulti(&writer_.buffer());
+  }
 }
 
 void Durability::OnUnitEnd() {
-  if (config_->appendonly && --unit_depth_ == 0) AppendExec(&writer_.buffer());
+  if (config_->appendonly && --unit_depth_ == 0) {
+    // A unit that changed nothing (a read-only script) leaves no records.
+    std::string& buffer = writer_.buffer();
+    if (buffer.size() == unit_start_ + kMultiRecordSize) {
+      buffer.resize(unit_start_);
+    } else {
+      AppendExec(&buffer);
+    }
+  }
 }
 
 // ---- Commit ----

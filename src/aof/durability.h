@@ -113,6 +113,7 @@ class Durability final : public ChangeListener {
   WallTime wall_now_;
 
   int unit_depth_ = 0;
+  size_t unit_start_ = 0;  // where the open unit's MULTI record starts in the buffer
   // Reservations that are on disk (see Reserve()).
   uint64_t reserved_tokens_ = 0;
   int64_t reserved_horizon_ms_ = 0;

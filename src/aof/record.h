@@ -56,6 +56,8 @@ void AppendGrant(std::string* out, ChangeKind kind, std::string_view key, std::s
 void AppendFree(std::string* out, std::string_view key, FreeCause cause);
 void AppendReserve(std::string* out, uint64_t token_limit, int64_t horizon_ms);
 void AppendShutdown(std::string* out, int64_t gate_ms);
+// MULTI is always these many bytes.
+inline constexpr size_t kMultiRecordSize = 15;
 void AppendMulti(std::string* out);
 void AppendExec(std::string* out);
 

@@ -99,6 +99,7 @@ class CommandTable {
 void AddLockCommands(std::vector<CommandSpec>* out);
 void AddKeyCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
+void AddScriptCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);

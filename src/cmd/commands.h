@@ -37,6 +37,7 @@ struct CommandStats {
 };
 
 class Commands;
+struct ScriptState;
 
 // Everything a handler may touch while it runs.
 struct CommandContext {
@@ -45,6 +46,9 @@ struct CommandContext {
   const std::vector<std::string_view>& argv;
   const CommandSpec& spec;
   MonoTime now;
+  // False inside a script or a transaction: a blocking command (LOCK.ACQUIRE
+  // ... WAIT) answers at once instead of waiting.
+  bool may_block = true;
 
   ReplyWriter& reply() { return session.reply; }
   Engine& engine();
@@ -100,6 +104,10 @@ class Commands final : public WaitListener {
   double output_kbps() const { return output_rate_.PerSecond() / 1024; }
   // Applies configuration that the engine or logging caches (after CONFIG SET).
   void ConfigChanged();
+  // EVAL and SCRIPT: the Lua interpreter and script cache, made at first use
+  // (script_commands.cc); null before.
+  ScriptState& scripts();
+  const ScriptState* scripts_if_started() const { return scripts_.get(); }
 
   // WaitListener.
   void OnWaitGranted(void* context, Token token) override;
@@ -127,6 +135,7 @@ class Commands final : public WaitListener {
   MonoTime last_command_end_;
   std::string run_id_;
   MonoTime started_;
+  std::unique_ptr<ScriptState> scripts_;
 };
 
 // Milliseconds left on a lease, rounded up so a held lease never shows 0; -1

@@ -51,6 +51,8 @@ void CmdAcquire(CommandContext& ctx) {
     }
   }
   if (holder.empty()) return ctx.Error(errors::kEmptyHolder);
+  // Inside a script or a transaction nothing may wait: WAIT behaves as 0.
+  if (!ctx.may_block) wait_ms = 0;
 
   AcquireResult r = ctx.engine().Acquire(key, holder, ttl_ms, ctx.now, wait_ms, &ctx.session);
   switch (r.outcome) {

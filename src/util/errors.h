@@ -80,4 +80,34 @@ inline constexpr const char* kRewriteNeedsAppendOnly =
     "ERR Background append only file rewriting needs 'appendonly yes': with appendonly no lockd "
     "keeps no log, and a snapshot written now would go stale as soon as a lease changes";
 
+// Scripts (EVAL, EVALSHA, SCRIPT), in Redis 7.0's words where Redis has them.
+inline constexpr const char* kNumKeysTooMany =
+    "ERR Number of keys can't be greater than number of args";
+inline constexpr const char* kNumKeysNegative = "ERR Number of keys can't be negative";
+inline constexpr const char* kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
+inline constexpr const char* kNotBusy = "NOTBUSY No scripts in execution right now.";
+inline constexpr const char* kScriptFlushOption = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+inline constexpr const char* kScriptWriteFlagOnRo =
+    "ERR Can not execute a script with write flag using *_ro command.";
+inline constexpr const char* kScriptDebugOption = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+// lockd's own: there is no Lua debugger.
+inline constexpr const char* kScriptDebugUnsupported =
+    "ERR SCRIPT DEBUG YES|SYNC is not supported: lockd has no Lua debugger";
+// Refusals of redis.call (the script error adds where it happened).
+inline constexpr const char* kScriptUnknownCommand = "ERR Unknown Redis command called from script";
+inline constexpr const char* kScriptWrongArity =
+    "ERR Wrong number of args calling Redis command from script";
+inline constexpr const char* kScriptNoScriptCommand =
+    "ERR This Redis command is not allowed from script";
+inline constexpr const char* kScriptWriteInReadOnly =
+    "ERR Write commands are not allowed from read-only scripts.";
+// lockd's own: a script stopped by lua-time-limit (Redis would keep it
+// running and answer others -BUSY; lockd's scripts never outlive their
+// command). Formatted with the limit in milliseconds.
+inline constexpr const char* kScriptTimeLimitFormat =
+    "ERR Script killed by lua-time-limit after {} ms";
+// lockd's own: the Lua heap reached its cap while a script ran.
+inline constexpr const char* kScriptOutOfMemoryFormat =
+    "ERR Script exceeded the Lua memory limit of {} bytes";
+
 }  // namespace lockd::errors
