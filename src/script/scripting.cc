@@ -280,7 +280,8 @@ void Scripting::Run(const ScriptRun& run) {
     } else if (lua_istable(L, -1)) {
       lua_getfield(L, -1, "err");
       const char* err = lua_tostring(L, -1);
-      message = err != nullptr ? err : "";
+      // error({}) has no text: Redis 7.0 crashes there; lockd says so.
+      message = err != nullptr ? err : "ERR unknown error (the error object has no 'err' field)";
       lua_getfield(L, -2, "source");
       lua_getfield(L, -3, "line");
       if (lua_isstring(L, -2) && lua_isstring(L, -1)) {
