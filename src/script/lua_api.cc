@@ -350,6 +350,39 @@ int SetResp(lua_State* L) {
   return 0;
 }
 
+// redis.replicate_commands: always on since Redis 7.0 (scripts replicate
+// their effects); kept for old scripts.
+int ReplicateCommands(lua_State* L) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// redis.set_repl: lockd always logs a script's effects; the flags are checked
+// as Redis checks them.
+int SetRepl(lua_State* L) {
+  if (Owner(L)->running() == nullptr) {
+    PushError(L, "redis.set_repl can only be called inside a script invocation");
+    return lua_error(L);
+  }
+  if (lua_gettop(L) != 1) {
+    PushError(L, "redis.set_repl() requires two arguments.");
+    return lua_error(L);
+  }
+  auto flags = static_cast<int>(lua_tonumber(L, -1));
+  if ((flags & ~3) != 0) {
+    PushError(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    return lua_error(L);
+  }
+  return 0;
+}
+
+// redis.breakpoint and redis.debug: there is no debugger session.
+int Breakpoint(lua_State* L) {
+  lua_pushboolean(L, 0);
+  return 1;
+}
+int Debug(lua_State* /*L*/) { return 0; }
+
 // The version lockd reports as REDIS_VERSION (INFO redis_version): scripts
 // that test features by version see the Redis they are compatible with.
 int VersionNumber(const char* version) {
@@ -491,6 +524,15 @@ void BuildSandbox(lua_State* L, int* handler_ref, int* globals_ref, int* proxy_r
   SetFunction(L, "sha1hex", Sha1hex);
   SetFunction(L, "error_reply", ErrorReply);
   SetFunction(L, "status_reply", StatusReply);
+  SetFunction(L, "replicate_commands", ReplicateCommands);
+  SetFunction(L, "set_repl", SetRepl);
+  SetNumber(L, "REPL_NONE", 0);
+  SetNumber(L, "REPL_AOF", 1);
+  SetNumber(L, "REPL_SLAVE", 2);
+  SetNumber(L, "REPL_REPLICA", 2);
+  SetNumber(L, "REPL_ALL", 3);
+  SetFunction(L, "breakpoint", Breakpoint);
+  SetFunction(L, "debug", Debug);
   lua_setfield(L, globals, "redis");
 
   // Every library table a script reaches becomes a read-only view.

@@ -188,6 +188,10 @@ const char* const kScripts[] = {
     "return redis.sha1hex()",
     "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
     "return redis.log(redis.LOG_DEBUG, 'quiet')",
+    "return redis.replicate_commands()", "return redis.set_repl(redis.REPL_ALL)",
+    "return redis.set_repl(8)", "return redis.set_repl()", "return redis.breakpoint()",
+    "return redis.debug('x')",
+    "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}",
     // Shebangs.
     "#!lua\nreturn 1", "#!lua flags=no-writes\nreturn 2", "#!lua flags=bogus\nreturn 2",
     "#!lua bogus\nreturn 2", "#!python\nreturn 2", "#!lua", "#!lua\nerror('line2')",
