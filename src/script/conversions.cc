@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "script/lua_internal.h"
+#include "util/errors.h"
 
 namespace lockd::script {
 
@@ -30,7 +31,7 @@ size_t Convert(lua_State* L, std::string_view s, size_t pos, bool push) {
   std::string_view line = s.substr(pos + 1, eol - pos - 1);
   // Redis reserves a few slots per value; a table nests one level per slot
   // at most, so a failure here means an absurd nesting.
-  if (push && !lua_checkstack(L, 4)) luaL_error(L, "reached lua stack limit");
+  if (push && !lua_checkstack(L, 4)) luaL_error(L, "%s", errors::kLuaStackLimit);
   switch (type) {
     case ':':
       if (push) lua_pushnumber(L, static_cast<lua_Number>(Number(s, pos + 1, eol)));
@@ -215,8 +216,8 @@ void WriteValue(lua_State* L, ReplyWriter* out, int script_protocol, CommandBrid
   // A map needs four slots (table, key, value, key copy); deeper nesting
   // than the stack allows ends with Redis's error instead of a crash.
   if (!lua_checkstack(L, 4)) {
-    out->Error("ERR reached lua stack limit");
-    if (bridge != nullptr) bridge->NoteError("ERR reached lua stack limit");
+    out->Error(errors::kScriptStackLimit);
+    if (bridge != nullptr) bridge->NoteError(errors::kScriptStackLimit);
     lua_pop(L, 1);
     return;
   }

@@ -1,7 +1,7 @@
 // The sandbox and the redis.* API that scripts see, as Redis 7.0 builds them:
 // base, table, string, math, cjson and bit libraries; no io, loadfile,
 // dofile, require or print; `os` with only os.clock; globals that cannot be
-// created or changed ("Attempt to modify a readonly table") and that raise an
+// created or changed (errors::kLuaReadonlyTable) and that raise an
 // error when a missing one is read. Stock Lua 5.1 has no read-only tables, so
 // scripts see proxies: an empty table whose reads go to the real one and whose
 // writes fail, with rawset, rawget, next, pairs and setmetatable seeing
@@ -31,11 +31,11 @@ namespace {
 // Registry key of the set (weak keys) of tables a script must not change.
 char kProtectedKey;
 
-int ReadonlyError(lua_State* L) { return luaL_error(L, "Attempt to modify a readonly table"); }
+int ReadonlyError(lua_State* L) { return luaL_error(L, "%s", errors::kLuaReadonlyTable); }
 
 int MissingGlobal(lua_State* L) {
   const char* name = lua_tostring(L, 2);
-  return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
+  return luaL_error(L, errors::kLuaMissingGlobal,
                     name != nullptr ? name : "?");
 }
 
@@ -103,7 +103,7 @@ void MakeProxy(lua_State* L, bool show_meta = true) {
 // A readonly-table error raised by a C function: Redis's text has no
 // position then.
 int PlainReadonlyError(lua_State* L) {
-  lua_pushliteral(L, "Attempt to modify a readonly table");
+  lua_pushstring(L, errors::kLuaReadonlyTable);
   return lua_error(L);
 }
 
@@ -197,12 +197,12 @@ int Call(lua_State* L, bool raise) {
   Scripting* s = Owner(L);
   Scripting::Running* running = s->running();
   if (running == nullptr) {
-    PushError(L, "redis.call/pcall can only be called inside a script invocation");
+    PushError(L, errors::kLuaCallOutsideScript);
     return lua_error(L);
   }
   int argc = lua_gettop(L);
   if (argc == 0) {
-    PushError(L, "Please specify at least one argument for this redis lib call");
+    PushError(L, errors::kLuaCallNoArguments);
     return raise ? lua_error(L) : 1;
   }
   std::vector<std::string_view>& argv = s->call_argv();
@@ -218,7 +218,7 @@ int Call(lua_State* L, bool raise) {
     } else if (type != LUA_TSTRING) {
       argv.clear();
       lua_settop(L, 0);
-      PushError(L, "Lua redis lib command arguments must be strings or integers");
+      PushError(L, errors::kLuaCallBadArgument);
       return raise ? lua_error(L) : 1;
     }
     size_t len;
@@ -252,7 +252,7 @@ int RedisPcall(lua_State* L) { return Call(L, false); }
 
 int Sha1hex(lua_State* L) {
   if (lua_gettop(L) != 1) {
-    PushError(L, "wrong number of arguments");
+    PushError(L, errors::kLuaWrongArgumentCount);
     return lua_error(L);
   }
   size_t len = 0;
@@ -265,7 +265,7 @@ int Sha1hex(lua_State* L) {
 
 int ErrorReply(lua_State* L) {
   if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
-    PushError(L, "wrong number or type of arguments");
+    PushError(L, errors::kLuaWrongArguments);
     return 1;
   }
   size_t len;
@@ -284,7 +284,7 @@ int ErrorReply(lua_State* L) {
 
 int StatusReply(lua_State* L) {
   if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
-    PushError(L, "wrong number or type of arguments");
+    PushError(L, errors::kLuaWrongArguments);
     return 1;
   }
   lua_createtable(L, 0, 1);
@@ -297,16 +297,16 @@ int StatusReply(lua_State* L) {
 int RedisLog(lua_State* L) {
   int argc = lua_gettop(L);
   if (argc < 2) {
-    PushError(L, "redis.log() requires two arguments or more.");
+    PushError(L, errors::kLuaLogArguments);
     return lua_error(L);
   }
   if (!lua_isnumber(L, 1)) {
-    PushError(L, "First argument must be a number (log level).");
+    PushError(L, errors::kLuaLogLevelType);
     return lua_error(L);
   }
   auto level = static_cast<int>(lua_tonumber(L, 1));
   if (level < static_cast<int>(LogLevel::kDebug) || level > static_cast<int>(LogLevel::kWarning)) {
-    PushError(L, "Invalid debug level.");
+    PushError(L, errors::kLuaLogLevel);
     return lua_error(L);
   }
   if (!LogEnabled(static_cast<LogLevel>(level))) return 0;
@@ -334,16 +334,16 @@ int RedisLog(lua_State* L) {
 int SetResp(lua_State* L) {
   Scripting::Running* running = Owner(L)->running();
   if (running == nullptr) {
-    PushError(L, "redis.setresp can only be called inside a script invocation");
+    PushError(L, errors::kLuaSetRespOutsideScript);
     return lua_error(L);
   }
   if (lua_gettop(L) != 1) {
-    PushError(L, "redis.setresp() requires one argument.");
+    PushError(L, errors::kLuaSetRespArguments);
     return lua_error(L);
   }
   auto resp = static_cast<int>(lua_tonumber(L, 1));
   if (resp != 2 && resp != 3) {
-    PushError(L, "RESP version must be 2 or 3.");
+    PushError(L, errors::kLuaSetRespVersion);
     return lua_error(L);
   }
   running->protocol = resp;
@@ -361,16 +361,16 @@ int ReplicateCommands(lua_State* L) {
 // as Redis checks them.
 int SetRepl(lua_State* L) {
   if (Owner(L)->running() == nullptr) {
-    PushError(L, "redis.set_repl can only be called inside a script invocation");
+    PushError(L, errors::kLuaSetReplOutsideScript);
     return lua_error(L);
   }
   if (lua_gettop(L) != 1) {
-    PushError(L, "redis.set_repl() requires two arguments.");
+    PushError(L, errors::kLuaSetReplArguments);
     return lua_error(L);
   }
   auto flags = static_cast<int>(lua_tonumber(L, -1));
   if ((flags & ~3) != 0) {
-    PushError(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    PushError(L, errors::kLuaSetReplFlags);
     return lua_error(L);
   }
   return 0;

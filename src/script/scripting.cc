@@ -43,7 +43,7 @@ bool ParseShebang(std::string_view body, size_t* length, bool* no_writes, std::s
   if (body.substr(0, 2) != "#!") return true;
   size_t eol = body.find('\n');
   if (eol == std::string_view::npos) {
-    *error = "ERR Invalid script shebang";
+    *error = errors::kShebangInvalid;
     return false;
   }
   *length = eol;
@@ -58,16 +58,16 @@ bool ParseShebang(std::string_view body, size_t* length, bool* no_writes, std::s
     line.remove_prefix(end == std::string_view::npos ? line.size() : end);
   }
   if (parts.empty()) {
-    *error = "ERR Invalid engine in script shebang";
+    *error = errors::kShebangNoEngine;
     return false;
   }
   if (parts[0] != "#!lua") {
-    *error = fmt::format("ERR Unexpected engine in script shebang: {}", parts[0]);
+    *error = fmt::format(fmt::runtime(errors::kShebangEngineFormat), parts[0]);
     return false;
   }
   for (size_t i = 1; i < parts.size(); ++i) {
     if (parts[i].substr(0, 6) != "flags=") {
-      *error = fmt::format("ERR Unknown lua shebang option: {}", parts[i]);
+      *error = fmt::format(fmt::runtime(errors::kShebangOptionFormat), parts[i]);
       return false;
     }
     std::string_view flags = parts[i].substr(6);
@@ -78,7 +78,7 @@ bool ParseShebang(std::string_view body, size_t* length, bool* no_writes, std::s
         *no_writes = true;
       } else if (flag != "allow-oom" && flag != "allow-stale" && flag != "no-cluster" &&
                  flag != "allow-cross-slot-keys") {
-        *error = fmt::format("ERR Unexpected flag in script shebang: {}", flag);
+        *error = fmt::format(fmt::runtime(errors::kShebangFlagFormat), flag);
         return false;
       }
       if (comma == std::string_view::npos) break;
@@ -163,7 +163,7 @@ bool Scripting::Compile(std::string_view body, bool load, std::string* sha, std:
   limit_on_ = false;
   if (rc != 0) {
     const char* message = lua_tostring(lua_, -1);
-    *error = fmt::format("ERR Error compiling script (new function): {}",
+    *error = fmt::format(fmt::runtime(errors::kScriptCompileFormat),
                          message != nullptr ? message : "?");
     lua_pop(lua_, 1);
     return false;
@@ -281,7 +281,7 @@ void Scripting::Run(const ScriptRun& run) {
       lua_getfield(L, -1, "err");
       const char* err = lua_tostring(L, -1);
       // error({}) has no text: Redis 7.0 crashes there; lockd says so.
-      message = err != nullptr ? err : "ERR unknown error (the error object has no 'err' field)";
+      message = err != nullptr ? err : errors::kScriptErrorWithoutText;
       lua_getfield(L, -2, "source");
       lua_getfield(L, -3, "line");
       if (lua_isstring(L, -2) && lua_isstring(L, -1)) {
@@ -293,7 +293,7 @@ void Scripting::Run(const ScriptRun& run) {
       lua_pop(L, 4);
     } else {
       const char* err = lua_tostring(L, -1);
-      message = fmt::format("ERR Error running script {}, {:.100}", run.sha,
+      message = fmt::format(fmt::runtime(errors::kScriptRunFormat), run.sha,
                             err != nullptr ? err : "execution failure");
     }
     run.out->Error(message);
