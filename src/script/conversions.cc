@@ -180,6 +180,55 @@ int Field(lua_State* L, const char* name) {
   return lua_type(L, -1);
 }
 
+// The rare shapes are written by functions of their own, so that the frame
+// of the recursive WriteValue stays small: a table nested as deep as the Lua
+// stack allows must not exhaust the C stack.
+[[gnu::noinline]] void WriteBigNumber(lua_State* L, ReplyWriter* out) {
+  size_t len;
+  const char* s = lua_tolstring(L, -1, &len);
+  std::string digits(s, len);
+  for (char& c : digits) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  if (out->protocol() >= 3) {
+    out->Raw("(");
+    out->Raw(digits);
+    out->Raw("\r\n");
+  } else {
+    out->Bulk(digits);
+  }
+}
+
+// Stack: ..., table, its verbatim_string table. True when it was written
+// (the stack is as it was either way).
+[[gnu::noinline]] bool WriteVerbatim(lua_State* L, ReplyWriter* out) {
+  bool written = false;
+  if (Field(L, "format") == LUA_TSTRING) {
+    lua_pushstring(L, "string");
+    lua_rawget(L, -3);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t flen, slen;
+      const char* format = lua_tolstring(L, -2, &flen);
+      const char* s = lua_tolstring(L, -1, &slen);
+      if (out->protocol() >= 3) {
+        std::string head = "=" + std::to_string(slen + 4) + "\r\n";
+        head.append(format, std::min<size_t>(flen, 3));
+        head.append(3 - std::min<size_t>(flen, 3), ' ');
+        head += ':';
+        out->Raw(head);
+        out->Raw(std::string_view(s, slen));
+        out->Raw("\r\n");
+      } else {
+        out->Bulk(std::string_view(s, slen));
+      }
+      written = true;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return written;
+}
+
 }  // namespace
 
 void PushError(lua_State* L, std::string_view text) {
@@ -264,48 +313,14 @@ void WriteValue(lua_State* L, ReplyWriter* out, int script_protocol, CommandBrid
       }
       lua_pop(L, 1);
       if (Field(L, "big_number") == LUA_TSTRING) {
-        size_t len;
-        const char* s = lua_tolstring(L, -1, &len);
-        std::string digits(s, len);
-        for (char& c : digits) {
-          if (c == '\r' || c == '\n') c = ' ';
-        }
-        if (out->protocol() >= 3) {
-          out->Raw("(");
-          out->Raw(digits);
-          out->Raw("\r\n");
-        } else {
-          out->Bulk(digits);
-        }
+        WriteBigNumber(L, out);
         lua_pop(L, 2);
         return;
       }
       lua_pop(L, 1);
-      if (Field(L, "verbatim_string") == LUA_TTABLE) {
-        if (Field(L, "format") == LUA_TSTRING) {
-          lua_pushstring(L, "string");
-          lua_rawget(L, -3);
-          if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t flen, slen;
-            const char* format = lua_tolstring(L, -2, &flen);
-            const char* s = lua_tolstring(L, -1, &slen);
-            if (out->protocol() >= 3) {
-              std::string head = "=" + std::to_string(slen + 4) + "\r\n";
-              head.append(format, std::min<size_t>(flen, 3));
-              head.append(3 - std::min<size_t>(flen, 3), ' ');
-              head += ':';
-              out->Raw(head);
-              out->Raw(std::string_view(s, slen));
-              out->Raw("\r\n");
-            } else {
-              out->Bulk(std::string_view(s, slen));
-            }
-            lua_pop(L, 4);
-            return;
-          }
-          lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
+      if (Field(L, "verbatim_string") == LUA_TTABLE && WriteVerbatim(L, out)) {
+        lua_pop(L, 2);
+        return;
       }
       lua_pop(L, 1);
       if (Field(L, "map") == LUA_TTABLE) {
