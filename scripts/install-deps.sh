@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
-          redis-tools redis-server python3 python3-redis tmux)
+          lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -44,6 +44,7 @@ CommandTable::CommandTable() {
   AddClusterCommands(&specs);
   AddConnectionCommands(&specs);
   AddServerCommands(&specs);
+  AddScriptCommands(&specs);
   by_name_.reserve(specs.size() * 2);
   for (CommandSpec& spec : specs) Add(std::move(spec));
   // Link after every insertion: unordered_map nodes do not move, so the

@@ -102,6 +102,7 @@ void AddKeyWriteCommands(std::vector<CommandSpec>* out);
 void AddTransactionCommands(std::vector<CommandSpec>* out);
 void AddClusterCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
+void AddScriptCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);

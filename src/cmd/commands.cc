@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <random>
 
+#include "cmd/script_commands.h"
 #include "util/check.h"
 #include "util/errors.h"
 

@@ -43,10 +43,11 @@ struct CommandStats {
 };
 
 class Commands;
+struct ScriptState;
 
 // Everything a handler may touch while it runs. may_block is false inside
-// EXEC: a command that would wait answers as if its wait had ended at once,
-// as Redis's blocking commands do in MULTI.
+// EXEC and scripts: a command that would wait answers as if its wait had
+// ended at once, as Redis's blocking commands do there.
 struct CommandContext {
   Commands& commands;
   Session& session;
@@ -120,6 +121,10 @@ class Commands final : public WaitListener, public ChangeListener {
   double output_kbps() const { return output_rate_.PerSecond() / 1024; }
   // Applies configuration that the engine or logging caches (after CONFIG SET).
   void ConfigChanged();
+  // EVAL and SCRIPT: the Lua interpreter and script cache, made at first use
+  // (script_commands.cc); null before.
+  ScriptState& scripts();
+  const ScriptState* scripts_if_started() const { return scripts_.get(); }
 
   // WaitListener.
   void OnWaitGranted(void* context, Token token) override;
@@ -169,6 +174,7 @@ class Commands final : public WaitListener, public ChangeListener {
   uint64_t nested_call_errors_ = 0;
   std::string run_id_;
   MonoTime started_;
+  std::unique_ptr<ScriptState> scripts_;
 };
 
 // Milliseconds left on a lease, rounded up so a held lease never shows 0; -1

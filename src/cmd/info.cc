@@ -13,6 +13,7 @@
 
 #include "util/strings.h"
 #include "cmd/commands.h"
+#include "cmd/script_commands.h"
 #include "util/version.h"
 
 namespace lockd {
@@ -84,7 +85,16 @@ void WriteMemory(CommandContext& ctx, std::string* out) {
       "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2f}\r\nmem_allocator:libc\r\n",
       used, HumanBytes(static_cast<double>(used)), rss, HumanBytes(static_cast<double>(rss)), used,
       used ? static_cast<double>(rss) / static_cast<double>(used) : 0.0);
-  (void)ctx;
+  // Redis's script memory fields; before the first script the interpreter
+  // does not exist yet.
+  const ScriptState* scripts = ctx.commands.scripts_if_started();
+  size_t lua = scripts ? scripts->scripting.lua_memory() : 0;
+  *out += fmt::format(
+      "used_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\n"
+      "used_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\n",
+      lua, lua, HumanBytes(static_cast<double>(lua)),
+      scripts ? scripts->scripting.scripts_memory() : 0,
+      scripts ? scripts->scripting.cached_scripts() : 0);
 }
 
 void WritePersistence(CommandContext& ctx, std::string* out) {

@@ -51,8 +51,7 @@ void CmdAcquire(CommandContext& ctx) {
     }
   }
   if (holder.empty()) return ctx.Error(errors::kEmptyHolder);
-  // Inside EXEC nothing waits: a busy key replies null at once, as Redis's
-  // blocking commands do in a transaction.
+  // Inside a script or a transaction nothing may wait: WAIT behaves as 0.
   if (!ctx.may_block) wait_ms = 0;
 
   AcquireResult r = ctx.engine().Acquire(key, holder, ttl_ms, ctx.now, wait_ms, &ctx.session);

@@ -110,4 +110,73 @@ inline constexpr const char* kExecAbort =
 inline constexpr const char* kExecAbortBecauseFormat =
     "EXECABORT Transaction discarded because of: {}";
 
+// Scripts (EVAL, EVALSHA, SCRIPT), in Redis 7.0's words where Redis has them.
+inline constexpr const char* kNumKeysTooMany =
+    "ERR Number of keys can't be greater than number of args";
+inline constexpr const char* kNumKeysNegative = "ERR Number of keys can't be negative";
+inline constexpr const char* kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
+inline constexpr const char* kNotBusy = "NOTBUSY No scripts in execution right now.";
+inline constexpr const char* kScriptFlushOption = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+inline constexpr const char* kScriptWriteFlagOnRo =
+    "ERR Can not execute a script with write flag using *_ro command.";
+inline constexpr const char* kScriptDebugOption = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+// lockd's own: there is no Lua debugger.
+inline constexpr const char* kScriptDebugUnsupported =
+    "ERR SCRIPT DEBUG YES|SYNC is not supported: lockd has no Lua debugger";
+// Script errors as Redis 7.0 words them.
+inline constexpr const char* kScriptStackLimit = "ERR reached lua stack limit";
+inline constexpr const char* kScriptCompileFormat = "ERR Error compiling script (new function): {}";
+// Formatted with the script's sha and the Lua error (cut at 100 bytes).
+inline constexpr const char* kScriptRunFormat = "ERR Error running script {}, {:.100}";
+// lockd's own: error({}) raised no text (redis-server 7.0 crashes there).
+inline constexpr const char* kScriptErrorWithoutText =
+    "ERR unknown error (the error object has no 'err' field)";
+inline constexpr const char* kShebangInvalid = "ERR Invalid script shebang";
+inline constexpr const char* kShebangNoEngine = "ERR Invalid engine in script shebang";
+inline constexpr const char* kShebangEngineFormat = "ERR Unexpected engine in script shebang: {}";
+inline constexpr const char* kShebangOptionFormat = "ERR Unknown lua shebang option: {}";
+inline constexpr const char* kShebangFlagFormat = "ERR Unexpected flag in script shebang: {}";
+// Raised inside scripts by the sandbox and the redis.* API (Redis 7.0's
+// texts; the error code ERR and the script's position are added to them).
+inline constexpr const char* kLuaStackLimit = "reached lua stack limit";
+inline constexpr const char* kLuaReadonlyTable = "Attempt to modify a readonly table";
+inline constexpr const char* kLuaMissingGlobal =
+    "Script attempted to access nonexistent global variable '%s'";
+inline constexpr const char* kLuaCallOutsideScript =
+    "redis.call/pcall can only be called inside a script invocation";
+inline constexpr const char* kLuaCallNoArguments =
+    "Please specify at least one argument for this redis lib call";
+inline constexpr const char* kLuaCallBadArgument =
+    "Lua redis lib command arguments must be strings or integers";
+inline constexpr const char* kLuaWrongArgumentCount = "wrong number of arguments";
+inline constexpr const char* kLuaWrongArguments = "wrong number or type of arguments";
+inline constexpr const char* kLuaLogArguments = "redis.log() requires two arguments or more.";
+inline constexpr const char* kLuaLogLevelType = "First argument must be a number (log level).";
+inline constexpr const char* kLuaLogLevel = "Invalid debug level.";
+inline constexpr const char* kLuaSetRespOutsideScript =
+    "redis.setresp can only be called inside a script invocation";
+inline constexpr const char* kLuaSetRespArguments = "redis.setresp() requires one argument.";
+inline constexpr const char* kLuaSetRespVersion = "RESP version must be 2 or 3.";
+inline constexpr const char* kLuaSetReplOutsideScript =
+    "redis.set_repl can only be called inside a script invocation";
+inline constexpr const char* kLuaSetReplArguments = "redis.set_repl() requires two arguments.";
+inline constexpr const char* kLuaSetReplFlags =
+    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.";
+// Refusals of redis.call (the script error adds where it happened).
+inline constexpr const char* kScriptUnknownCommand = "ERR Unknown Redis command called from script";
+inline constexpr const char* kScriptWrongArity =
+    "ERR Wrong number of args calling Redis command from script";
+inline constexpr const char* kScriptNoScriptCommand =
+    "ERR This Redis command is not allowed from script";
+inline constexpr const char* kScriptWriteInReadOnly =
+    "ERR Write commands are not allowed from read-only scripts.";
+// lockd's own: a script stopped by lua-time-limit (Redis would keep it
+// running and answer others -BUSY; lockd's scripts never outlive their
+// command). Formatted with the limit in milliseconds.
+inline constexpr const char* kScriptTimeLimitFormat =
+    "ERR Script killed by lua-time-limit after {} ms";
+// lockd's own: the Lua heap reached its cap while a script ran.
+inline constexpr const char* kScriptOutOfMemoryFormat =
+    "ERR Script exceeded the Lua memory limit of {} bytes";
+
 }  // namespace lockd::errors
