@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Counts are doctest test cases, plus one per check of the redis-cli session
-# and, with LOCKD_CLIENT_TESTS=1, one per check of the client-library suites.
+# and one per check of the client-library suites (LOCKD_CLIENT_TESTS=0 leaves
+# them out).
 # Exits non-zero when anything failed or a suite could not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,11 +56,10 @@ failed=$((failed + f))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
 
 # Real client libraries as judges (redis-py's Lock, node-redlock v4/v5, the
-# exact Redlock scripts against a redis-server). They need SET/DEL/PEXPIRE,
-# EVAL/EVALSHA/SCRIPT in lockd; until those are in, LOCKD_CLIENT_TESTS=0 keeps
-# them out and says so. LOCKD_CLIENT_TESTS=redis runs them against
+# exact Redlock scripts against a redis-server). LOCKD_CLIENT_TESTS=0 leaves
+# them out and says so; LOCKD_CLIENT_TESTS=redis runs them against
 # redis-server only (a check of the suites themselves).
-client_tests=${LOCKD_CLIENT_TESTS:-0}
+client_tests=${LOCKD_CLIENT_TESTS:-1}
 case $client_tests in
   1 | lockd | redis)
     against=lockd
