@@ -30,7 +30,7 @@ int LogWriter::Write() {
   }
   if (error == 0) {
     if (capturing_) {
-      capture_.append(buffer_);
+      capture_.Append(buffer_);
       captured_total_ += buffer_.size();
     }
     size_ += done;
@@ -45,7 +45,7 @@ int LogWriter::Write() {
       // Cannot cut back: the written bytes stay, and the retry continues
       // after them.
       if (capturing_) {
-        capture_.append(buffer_, 0, done);
+        capture_.Append(std::string_view(buffer_).substr(0, done));
         captured_total_ += done;
       }
       size_ += done;

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "aof/background_sync.h"
+#include "aof/capture_buffer.h"
 #include "aof/log_file.h"
 
 namespace lockd::aof {
@@ -74,23 +75,19 @@ class LogWriter {
   // in capture(); StopCapture drops it.
   void StartCapture() {
     capturing_ = true;
-    capture_.clear();
+    capture_.Clear();
     captured_total_ = 0;
   }
   void StopCapture() {
     capturing_ = false;
-    std::string().swap(capture_);
+    capture_.Clear();
   }
   bool capturing() const { return capturing_; }
   // Hands over what was captured so far; capturing goes on.
-  std::string TakeCapture() {
-    std::string taken;
-    taken.swap(capture_);
-    return taken;
-  }
-  const std::string& capture() const { return capture_; }
+  CaptureBuffer TakeCapture() { return capture_.Take(); }
+  const CaptureBuffer& capture() const { return capture_; }
   // Drops the first `n` captured bytes (already moved to the new file).
-  void DropCapturePrefix(size_t n) { capture_.erase(0, n); }
+  void DropCapturePrefix(size_t n) { capture_.DropPrefix(n); }
   // Bytes captured since StartCapture, whether taken or dropped since.
   uint64_t captured_total() const { return captured_total_; }
 
@@ -119,7 +116,7 @@ class LogWriter {
   uint64_t size_ = 0;
   uint64_t synced_size_ = 0;
   bool capturing_ = false;
-  std::string capture_;
+  CaptureBuffer capture_;
   uint64_t captured_total_ = 0;
 };
 

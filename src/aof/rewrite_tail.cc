@@ -28,7 +28,10 @@ void RewriteTail::StartRound(LogWriter* writer) {
       }
     }
     uint64_t before = start == 0 ? round->file->initial_size() : start;
-    int r = WriteAll(*round->file, round->data);
+    int r = 0;
+    round->data.ForEachRun(round->data.size(), [&](std::string_view run) {
+      if (r == 0) r = WriteAll(*round->file, run);
+    });
     if (r == 0) r = round->file->Sync();
     if (r != 0) round->error = strerror(-r);
     round->size = before + round->data.size();
@@ -44,7 +47,7 @@ RewriteTail::Step RewriteTail::Advance(LogWriter* writer) {
   seen_total_ = writer->captured_total();
   if (chasing_) {
     if (!Chase(writer, own)) return Step::kFailed;
-    if (consumed_ < writer->capture().size()) return Step::kRunning;
+    if (!writer->capture().empty()) return Step::kRunning;
     return Finish(writer);
   }
   if (round_ != nullptr) {
@@ -68,36 +71,32 @@ RewriteTail::Step RewriteTail::Advance(LogWriter* writer) {
   }
   if (writer->capture().size() > kMaxLoopBytes) {
     chasing_ = true;
-    consumed_ = 0;
     syncing_ = std::make_shared<std::atomic<bool>>(false);
     // This call's budget is kMaxLoopBytes alone: what was logged during the
     // last round is backlog, not this iteration's own records.
     if (!Chase(writer, 0)) return Step::kFailed;
     return Step::kRunning;
   }
-  consumed_ = 0;
   return Finish(writer);
 }
 
 bool RewriteTail::Chase(LogWriter* writer, uint64_t own) {
-  const std::string& capture = writer->capture();
-  size_t n = std::min<uint64_t>(capture.size() - consumed_, kMaxLoopBytes + own);
-  int r = WriteAll(*file_, std::string_view(capture).substr(consumed_, n));
+  size_t n = std::min<uint64_t>(writer->capture().size(), kMaxLoopBytes + own);
+  int r = 0;
+  writer->capture().ForEachRun(n, [&](std::string_view run) {
+    if (r == 0) r = WriteAll(*file_, run);
+  });
   if (r != 0) {
     error_ = strerror(-r);
     return false;
   }
-  consumed_ += n;
+  // Moved bytes leave the capture at once: dropping whole chunks moves
+  // nothing.
+  writer->DropCapturePrefix(n);
   size_ += n;
   loop_bytes_ += n;
-  // Moved bytes leave the capture now and then, not each time: an erase
-  // moves what follows.
-  if (consumed_ >= (size_t{8} << 20) && consumed_ * 2 >= capture.size()) {
-    writer->DropCapturePrefix(consumed_);
-    consumed_ = 0;
-  }
   // Keep the file's unsynced data small, so the final sync in the loop is.
-  if (!syncing_->load(std::memory_order_acquire) && consumed_ < writer->capture().size()) {
+  if (!syncing_->load(std::memory_order_acquire) && !writer->capture().empty()) {
     syncing_->store(true, std::memory_order_release);
     background_->Run([file = file_, flag = syncing_] {
       (void)file->Sync();  // a failure shows in the final sync
@@ -110,8 +109,11 @@ bool RewriteTail::Chase(LogWriter* writer, uint64_t own) {
 RewriteTail::Step RewriteTail::Finish(LogWriter* writer) {
   // The final step: the rest of the capture (at most kMaxLoopBytes; none
   // when chasing got to its end), then a sync that covers the whole file.
-  std::string_view rest = std::string_view(writer->capture()).substr(consumed_);
-  int r = WriteAll(*file_, rest);
+  const CaptureBuffer& rest = writer->capture();
+  int r = 0;
+  rest.ForEachRun(rest.size(), [&](std::string_view run) {
+    if (r == 0) r = WriteAll(*file_, run);
+  });
   if (r == 0) r = file_->Sync();
   if (r != 0) {
     error_ = strerror(-r);

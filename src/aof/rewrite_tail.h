@@ -67,7 +67,7 @@ class RewriteTail {
  private:
   // One background round. Written by the background thread until `done`.
   struct Round {
-    std::string data;
+    CaptureBuffer data;
     std::shared_ptr<LogFile> file;  // null on the first round: it opens the file
     uint64_t size = 0;              // the file's size after the round
     std::string error;              // empty: appended and synced
@@ -89,11 +89,10 @@ class RewriteTail {
   uint64_t background_bytes_ = 0;
   uint64_t loop_bytes_ = 0;
   int rounds_ = 0;
-  // Chase mode: capture bytes already in the file, the capture total seen
-  // at the last Advance (what the loop logged since is its own budget), and
-  // whether a background sync of the file runs.
+  // Chase mode (what the capture holds is not yet in the file), the
+  // capture total seen at the last Advance (what the loop logged since is
+  // its own budget), and whether a background sync of the file runs.
   bool chasing_ = false;
-  size_t consumed_ = 0;
   uint64_t seen_total_ = 0;
   std::shared_ptr<std::atomic<bool>> syncing_;
 };

@@ -68,6 +68,7 @@ struct Connection {
   std::deque<Hold> holds;
   bool in_held_list = false;
   bool in_deferred_flushes = false;
+  bool in_deferred_input = false;  // its commands wait for the next iteration
 };
 
 }  // namespace lockd

@@ -398,6 +398,10 @@ void Server::ProcessInput(Connection* c) {
   ParserLimits limits;
   limits.max_bulk_len = config_.proto_max_bulk_len;
   while (!c->closing && !s.blocked() && !s.close_after_reply && !shutdown_requested_) {
+    if (MustYield(now)) {
+      DeferInput(c);
+      break;
+    }
     if (s.out.size() >= kOutputPauseBytes) {
       // Stop reading until the client reads its replies (see AfterOutputDrained).
       if (!c->paused_for_output) {
@@ -448,6 +452,51 @@ void Server::ProcessInput(Connection* c) {
   if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
 }
 
+bool Server::MustYield(MonoTime slice_start) {
+  if (budget_iteration_ != iteration_) {
+    budget_iteration_ = iteration_;
+    budget_start_ = slice_start;
+    commands_since_clock_check_ = 0;
+    budget_used_ = false;
+  }
+  if (budget_used_) return true;
+  if (++commands_since_clock_check_ < kCommandsPerClockCheck) return false;
+  commands_since_clock_check_ = 0;
+  MonoTime now = clock_.Now();
+  budget_used_ = now.us - budget_start_.us >= kCommandBudgetMicros;
+  return budget_used_ || now.us - slice_start.us >= kCommandSliceMicros;
+}
+
+void Server::DeferInput(Connection* c) {
+  if (c->in_deferred_input || c->closing) return;
+  // Only what is already buffered waits; nothing is parsed twice, since a
+  // command is consumed once it ran.
+  c->in_deferred_input = true;
+  deferred_input_.push_back(c);
+  // Nor is more read meanwhile: TCP pushes back on the client instead of
+  // its input growing here.
+  if (c->reading) {
+    uv_read_stop(c->stream());
+    c->reading = false;
+  }
+  if (!c->read_throttled) {
+    c->read_throttled = true;
+    throttled_.push_back(c);
+  }
+}
+
+void Server::RunDeferredInput() {
+  // Fresh clients first: one that yields again goes to the back, and the
+  // rest keep their places for the next turn once the budget is used.
+  for (size_t n = deferred_input_.size(); n > 0 && !deferred_input_.empty(); --n) {
+    if (budget_iteration_ == iteration_ && budget_used_) return;
+    Connection* c = deferred_input_.front();
+    deferred_input_.pop_front();
+    c->in_deferred_input = false;
+    if (!c->closing) ProcessInput(c);
+  }
+}
+
 void Server::ChargeRead(Connection* c, size_t n) {
   if (c->read_iteration != iteration_) {
     c->read_iteration = iteration_;
@@ -464,13 +513,20 @@ void Server::ChargeRead(Connection* c, size_t n) {
 }
 
 void Server::ResumeThrottledReads() {
+  size_t kept = 0;
   for (Connection* c : throttled_) {
+    // A client whose buffered commands wait for the next iteration reads
+    // again once they ran.
+    if (c->in_deferred_input && !c->closing) {
+      throttled_[kept++] = c;
+      continue;
+    }
     c->read_throttled = false;
     if (c->closing || c->paused_for_output || c->reading) continue;
     uv_read_start(c->stream(), OnAlloc, OnRead);
     c->reading = true;
   }
-  throttled_.clear();
+  throttled_.resize(kept);
 }
 
 void Server::CheckQueryBufferLimit(Connection* c) {
@@ -693,7 +749,9 @@ void Server::Close(Connection* c) {
   if (c->read_throttled) std::erase(throttled_, c);
   if (c->in_held_list) std::erase(held_, c);
   if (c->in_deferred_flushes) std::erase(deferred_flushes_, c);
+  if (c->in_deferred_input) std::erase(deferred_input_, c);
   c->in_flush_list = c->in_ready_list = c->in_held_list = c->in_deferred_flushes = false;
+  c->in_deferred_input = false;
   if (c->paused_for_output) --counters_.paused_reading_clients;
   uv_close(c->as_handle(), OnClosed);
 }
@@ -768,10 +826,15 @@ void Server::BeforeSleep() {
   accepts_this_iteration_ = 0;
   ++iteration_;
   ResumeThrottledReads();
-  if (!ready_list_.empty() || !deferred_accepts_.empty() || !deferred_flushes_.empty()) {
+  if (!ready_list_.empty() || !deferred_accepts_.empty() || !deferred_flushes_.empty() ||
+      !deferred_input_.empty()) {
+    // The next iteration starts with the deferred work, on a fresh budget,
+    // before it polls for more input.
     uv_idle_start(&rerun_, [](uv_idle_t* idle) {
       uv_idle_stop(idle);
-      static_cast<Server*>(idle->data)->ResumeAccepts();
+      auto* self = static_cast<Server*>(idle->data);
+      self->ResumeAccepts();
+      self->RunDeferredInput();
     });
   }
   ArmWheelTimer();

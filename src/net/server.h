@@ -61,6 +61,17 @@ class Server final : public ServerHooks {
   // hold the loop for ~100 ms. Past the budget they are sent in the next
   // iterations, half of each budget going to those waiting longest.
   static constexpr int kMaxFlushesPerIteration = 256;
+  // Time one loop iteration may spend running commands. Commands normally
+  // cost a microsecond or two, so this only binds when they are slow as a
+  // whole: thousands of clients sending at once, or the copy-on-write page
+  // faults that follow the rewrite's fork. Past it, clients' buffered
+  // commands run in the next iterations, so that others are answered
+  // between them. Checked every kCommandsPerClockCheck commands.
+  static constexpr int64_t kCommandBudgetMicros = 8000;
+  // One client's share of it at a time: a pipelining client yields after
+  // this long, so the budget is not all spent on it.
+  static constexpr int64_t kCommandSliceMicros = 2000;
+  static constexpr int kCommandsPerClockCheck = 32;
 
   Status Listen();
   Status ListenTcp(const std::string& address, bool optional);
@@ -73,6 +84,14 @@ class Server final : public ServerHooks {
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void ProcessInput(Connection* c);
+  // Whether the command now due must wait for a later turn: this
+  // iteration's time for commands is used, or this client's slice (from
+  // `slice_start`) is (see kCommandBudgetMicros). Counts one command.
+  bool MustYield(MonoTime slice_start);
+  // Leaves c's buffered commands for a later turn, at the back of the line.
+  void DeferInput(Connection* c);
+  // Runs deferred commands, first in line first, while the budget lasts.
+  void RunDeferredInput();
   void ScheduleFlush(Connection* c);
   void ScheduleReady(Connection* c);
   void Flush(Connection* c);
@@ -127,6 +146,11 @@ class Server final : public ServerHooks {
   std::vector<Connection*> scratch_;         // the list being worked through right now
   std::vector<Connection*> held_;            // output waits for a log sync (Connection::holds)
   std::deque<Connection*> deferred_flushes_;  // past an iteration's flush budget
+  std::deque<Connection*> deferred_input_;     // buffered commands wait for their turn
+  uint64_t budget_iteration_ = 0;  // the iteration the command budget counts for
+  MonoTime budget_start_;          // when that iteration ran its first command
+  int commands_since_clock_check_ = 0;
+  bool budget_used_ = false;
   int flushes_this_iteration_ = 0;
   uint64_t next_client_id_ = 1;
   Connection* executing_ = nullptr;  // whose command is running right now

@@ -67,3 +67,32 @@ TEST_CASE("fan-in: 900 clients answered at once, replies held for the sync (alwa
   auto c = srv.Connect();
   CHECK(c->Cmd({"DBSIZE"}).integer() == 900);
 }
+
+// A pipeline that takes far longer than one iteration's time for commands
+// runs in turns: its commands still run once each, in order, while another
+// client is answered in between.
+TEST_CASE("fan-in: a pipeline longer than an iteration's budget runs in order, in turns") {
+  START_SERVER(srv);
+  auto c = srv.Connect(60000);
+  REQUIRE(c->ok());
+  constexpr int kCommands = 200000;
+  for (int i = 0; i < kCommands; ++i) {
+    c->Append({"LOCK.ACQUIRE", "turn:" + std::to_string(i), "h", "600000"});
+  }
+  REQUIRE(c->Flush());
+  auto other = srv.Connect();
+  REQUIRE(other->ok());
+  CHECK(other->Cmd({"PING"}).str() == "PONG");
+  int64_t last = 0;
+  int bad = 0;
+  for (int i = 0; i < kCommands && bad < 5; ++i) {
+    Reply r = c->GetReply();
+    REQUIRE_MESSAGE(r, "no reply ", i, ": ", c->error());
+    if (!r.is_int() || r.integer() <= last) {
+      ++bad;
+      FAIL_CHECK("reply ", i, ": ", r.Describe(), " after ", last);
+    }
+    last = r.integer();
+  }
+  CHECK(other->Cmd({"DBSIZE"}).integer() == kCommands);
+}

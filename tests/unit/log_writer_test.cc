@@ -144,21 +144,21 @@ TEST_CASE("log writer: the capture holds exactly the bytes written after it star
   CHECK(f.writer.capturing());
   CHECK(f.writer.capture().empty());
   REQUIRE(f.writer.Write() == 0);
-  CHECK(f.writer.capture() == Grant("pending", 2));
+  CHECK(f.writer.capture().ToString() == Grant("pending", 2));
 
   // A failed write adds nothing.
   f.writer.buffer() = Grant("x", 3);
   f.fs.FailWrites(ENOSPC, 1);
   CHECK(f.writer.Write() == -ENOSPC);
-  CHECK(f.writer.capture() == Grant("pending", 2));
+  CHECK(f.writer.capture().ToString() == Grant("pending", 2));
   REQUIRE(f.writer.Write() == 0);
-  CHECK(f.writer.capture() == Grant("pending", 2) + Grant("x", 3));
+  CHECK(f.writer.capture().ToString() == Grant("pending", 2) + Grant("x", 3));
 
   // A short write that is cut back adds nothing either.
   f.writer.buffer() = Grant("y", 4);
   f.fs.ShortWrite(5);
   CHECK(f.writer.Write() == -ENOSPC);
-  CHECK(f.writer.capture() == Grant("pending", 2) + Grant("x", 3));
+  CHECK(f.writer.capture().ToString() == Grant("pending", 2) + Grant("x", 3));
   REQUIRE(f.writer.Write() == 0);
 
   // A short write that stays (the cut failed) is captured once, in pieces.
@@ -169,7 +169,7 @@ TEST_CASE("log writer: the capture holds exactly the bytes written after it star
   REQUIRE(f.writer.Write() == 0);
 
   std::string written_after = Grant("pending", 2) + Grant("x", 3) + Grant("y", 4) + Grant("z", 5);
-  CHECK(f.writer.capture() == written_after);
+  CHECK(f.writer.capture().ToString() == written_after);
   CHECK(f.fs.Content(kPath) == Grant("before", 1) + written_after);
 
   f.writer.StopCapture();
