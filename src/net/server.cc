@@ -69,6 +69,7 @@ Server::Server(const Config& config, const ServerOptions& options)
 
 Server::~Server() {
   // Run() closed every handle; the loop has nothing left.
+  RemoveClosed();
   uv_loop_close(&loop_);
 }
 
@@ -744,19 +745,32 @@ void Server::Close(Connection* c) {
   c->closing = true;
   commands_->SessionClosed(c->session);
   clients_.erase(c->session.id);
-  if (c->in_flush_list) std::erase(flush_list_, c);
-  if (c->in_ready_list) std::erase(ready_list_, c);
-  if (c->read_throttled) std::erase(throttled_, c);
-  if (c->in_held_list) std::erase(held_, c);
-  if (c->in_deferred_flushes) std::erase(deferred_flushes_, c);
-  if (c->in_deferred_input) std::erase(deferred_input_, c);
-  c->in_flush_list = c->in_ready_list = c->in_held_list = c->in_deferred_flushes = false;
-  c->in_deferred_input = false;
+  // The work lists still name it: every user of them skips closing
+  // connections, and RemoveClosed takes them out (and frees them) in one
+  // pass per iteration. Taking each out here would cost a scan of each
+  // list per connection: thousands of clients that close at once would
+  // hold the loop for a quadratic number of steps.
   if (c->paused_for_output) --counters_.paused_reading_clients;
   uv_close(c->as_handle(), OnClosed);
 }
 
-void Server::OnClosed(uv_handle_t* handle) { delete ConnectionOf(handle); }
+void Server::OnClosed(uv_handle_t* handle) {
+  Connection* c = ConnectionOf(handle);
+  c->server->closed_.push_back(c);
+}
+
+void Server::RemoveClosed() {
+  if (closed_.empty()) return;
+  auto closing = [](Connection* c) { return c->closing; };
+  std::erase_if(flush_list_, closing);
+  std::erase_if(ready_list_, closing);
+  std::erase_if(throttled_, closing);
+  std::erase_if(held_, closing);
+  std::erase_if(deferred_flushes_, closing);
+  std::erase_if(deferred_input_, closing);
+  for (Connection* c : closed_) delete c;
+  closed_.clear();
+}
 
 // ---- Before sleep, timers, signals ----
 
@@ -765,6 +779,9 @@ void Server::OnBeforeSleep(uv_prepare_t* prepare) {
 }
 
 void Server::BeforeSleep() {
+  // Connections whose close finished in the last iteration leave the work
+  // lists, all at once.
+  RemoveClosed();
   // Clients unblocked during this iteration (a grant, a timeout, CLIENT
   // UNBLOCK) or resumed after their output drained run their pipelined
   // commands now; that may unblock others, so repeat until none is left.
@@ -976,6 +993,10 @@ void Server::KillSession(Session& session) {
 void Server::SessionUnblocked(Session& session) {
   auto it = clients_.find(session.id);
   if (it == clients_.end()) return;
+  // The reply that ends the wait is interaction from now on, not only once
+  // it is written: the idle check may run between the two (both are timers)
+  // and must not close a client that just got its token.
+  session.last_interaction = clock_.Now();
   ScheduleReady(it->second);
   ScheduleFlush(it->second);
 }

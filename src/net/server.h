@@ -115,6 +115,9 @@ class Server final : public ServerHooks {
   bool OverOutputLimits(Connection* c, MonoTime now);
   void Close(Connection* c);
   static void OnClosed(uv_handle_t* handle);
+  // Frees connections whose close finished, after taking them out of the
+  // work lists.
+  void RemoveClosed();
 
   static void OnBeforeSleep(uv_prepare_t* prepare);
   void BeforeSleep();
@@ -147,6 +150,7 @@ class Server final : public ServerHooks {
   std::vector<Connection*> held_;            // output waits for a log sync (Connection::holds)
   std::deque<Connection*> deferred_flushes_;  // past an iteration's flush budget
   std::deque<Connection*> deferred_input_;     // buffered commands wait for their turn
+  std::vector<Connection*> closed_;            // closed by libuv, to be freed
   uint64_t budget_iteration_ = 0;  // the iteration the command budget counts for
   MonoTime budget_start_;          // when that iteration ran its first command
   int commands_since_clock_check_ = 0;
