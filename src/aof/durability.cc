@@ -388,9 +388,25 @@ bool Durability::Commit(MonoTime now) {
           ErrorText(sync_error));
       return false;
     }
-    // One sync at a time: the next starts when this one is done, and covers
-    // everything written meanwhile (group commit).
-    if (!writer_.sync_in_flight()) writer_.StartSync();
+    // While syncs are quick and no rewrite is writing, the loop syncs
+    // itself: handing a sync to the thread and back costs two wake-ups,
+    // more than a fast fdatasync. Once one is slow (a busy disk), or while
+    // a rewrite runs, syncs go to the thread, one at a time: the next starts
+    // when this one is done and covers everything written meanwhile (group
+    // commit), and the loop goes on serving.
+    if (!writer_.sync_in_flight() && !rewriting() &&
+        writer_.last_sync_micros() < kLoopSyncMaxMicros) {
+      int r = writer_.SyncNow();
+      if (r != 0) {
+        Log(LogLevel::kWarning,
+            "Can't persist the append only file (fdatasync: {}). Exiting rather than "
+            "acknowledge what is not on disk...",
+            ErrorText(r));
+        return false;
+      }
+    } else if (!writer_.sync_in_flight()) {
+      writer_.StartSync();
+    }
   } else if ((writer_.unsynced() || sync_error != 0) &&
              (policy == AppendFsync::kEverySec || sync_error != 0) &&
              now.us - last_background_sync_.us >= 1'000'000) {

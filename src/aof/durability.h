@@ -30,6 +30,10 @@ namespace lockd::aof {
 // synchronous sync per this many grants.
 inline constexpr uint64_t kTokenBlock = 65536;
 
+// A sync that replies wait for runs on the loop while the last one took less
+// than this; otherwise on the sync thread (see Commit).
+inline constexpr int64_t kLoopSyncMaxMicros = 2000;
+
 class Durability final : public ChangeListener {
  public:
   // `fs` null: the real file system.

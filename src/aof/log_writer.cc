@@ -1,6 +1,7 @@
 #include "aof/log_writer.h"
 
 #include <cerrno>
+#include <chrono>
 #include <utility>
 
 namespace lockd::aof {
@@ -56,8 +57,20 @@ int LogWriter::Write() {
   return error;
 }
 
+namespace {
+
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+}  // namespace
+
 int LogWriter::SyncNow() {
+  auto start = std::chrono::steady_clock::now();
   int r = file_->Sync();
+  sync_state_->last_micros.store(MicrosSince(start), std::memory_order_release);
   if (r == 0) {
     synced_size_ = size_;
     sync_state_->Raise(written_lsn_);
@@ -70,7 +83,9 @@ bool LogWriter::StartSync() {
   sync_state_->in_flight.store(true, std::memory_order_release);
   synced_size_ = size_;
   syncer_->Run([state = sync_state_, file = file_, target = written_lsn_] {
+    auto start = std::chrono::steady_clock::now();
     int r = file->Sync();
+    state->last_micros.store(MicrosSince(start), std::memory_order_release);
     if (r == 0) state->Raise(target);
     // A sync that succeeds covers everything an earlier failed one should
     // have: the failure is over.

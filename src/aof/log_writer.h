@@ -58,6 +58,10 @@ class LogWriter {
   // The result of the last sync that finished on the sync thread: 0, or
   // -errno until a later sync succeeds.
   int sync_error() const { return sync_state_->error.load(std::memory_order_acquire); }
+  // How long the last sync took, on either thread, in microseconds.
+  int64_t last_sync_micros() const {
+    return sync_state_->last_micros.load(std::memory_order_acquire);
+  }
   // Log sequence numbers: bytes written, and bytes known on disk.
   uint64_t written_lsn() const { return written_lsn_; }
   uint64_t durable_lsn() const { return sync_state_->durable.load(std::memory_order_acquire); }
@@ -97,6 +101,7 @@ class LogWriter {
     std::atomic<uint64_t> durable{0};
     std::atomic<bool> in_flight{false};
     std::atomic<int> error{0};
+    std::atomic<int64_t> last_micros{0};  // how long the last sync took
     std::mutex mu;  // guards wake
     std::function<void()> wake;
 

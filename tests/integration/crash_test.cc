@@ -12,6 +12,11 @@
 //   4. a new grant's token is above every token acknowledged before it was
 //      asked for (tokens rise in real-time order, across restarts too).
 // Some rounds start a BGREWRITEAOF, and the kill comes during or after it.
+// Each op without WAIT goes out in one of three forms with the same meaning:
+// the LOCK.* command, an EVAL script built of the Redis key commands (GET,
+// SET PX, PEXPIRE, DEL) and LOCK.FENCE, or the LOCK.* command inside
+// MULTI/EXEC; so acknowledged script and transaction effects are held to
+// the same rules.
 //
 // The model: one server is linearizable, but the order in which replies reach
 // different threads is not the order of the server, so nothing here relies on
@@ -68,6 +73,26 @@ struct Op {
   bool granted = false;  // kAcquire: an integer came back
   int64_t result = 0;    // kAcquire: the token; kRenew, kRelease: 0 or 1
 };
+
+// The EVAL forms: LOCK.ACQUIRE (no WAIT), LOCK.RENEW and LOCK.RELEASE
+// spelled with the Redis key commands, each atomic as a script.
+constexpr char kAcquireScript[] =
+    "local h = redis.call('GET', KEYS[1]) "
+    "if h == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+    "return redis.call('LOCK.FENCE', KEYS[1]) end "
+    "if h then return false end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "return redis.call('LOCK.FENCE', KEYS[1])";
+constexpr char kRenewScript[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] and "
+    "redis.call('LOCK.FENCE', KEYS[1]) == tonumber(ARGV[2]) then "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1 end return 0";
+constexpr char kReleaseScript[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] and "
+    "redis.call('LOCK.FENCE', KEYS[1]) == tonumber(ARGV[2]) then "
+    "redis.call('DEL', KEYS[1]) return 1 end return 0";
+
+enum class Form { kLock, kScript, kTransaction };
 
 std::string Describe(const Op& op) {
   std::string s = op.type == OpType::kAcquire ? "ACQUIRE"
@@ -137,6 +162,7 @@ void RunClient(int thread, int port, uint64_t seed, std::map<std::string, int64_
     }
     if (op.type != OpType::kRelease) op.ttl_ms = pick(5000, 30000);
 
+    const Form form = op.wait_ms > 0 ? Form::kLock : static_cast<Form>(pick(0, 2));
     std::vector<std::string> args;
     switch (op.type) {
       case OpType::kAcquire:
@@ -151,9 +177,28 @@ void RunClient(int thread, int port, uint64_t seed, std::map<std::string, int64_
         args = {"LOCK.RELEASE", op.key, holder, std::to_string(op.token_arg)};
         break;
     }
+    if (form == Form::kScript) {
+      switch (op.type) {
+        case OpType::kAcquire:
+          args = {"EVAL", kAcquireScript, "1", op.key, holder, std::to_string(op.ttl_ms)};
+          break;
+        case OpType::kRenew:
+          args = {"EVAL", kRenewScript, "1", op.key, holder, std::to_string(op.token_arg),
+                  std::to_string(op.ttl_ms)};
+          break;
+        case OpType::kRelease:
+          args = {"EVAL", kReleaseScript, "1", op.key, holder, std::to_string(op.token_arg)};
+          break;
+      }
+    }
     op.max_before = shared->max_acked.load();
     op.sent_ms = NowMs();
-    Reply r = c.Cmd(args);
+    Reply r;
+    if (form == Form::kTransaction) {
+      if (c.Cmd({"MULTI"}) && c.Cmd(args)) r = c.Cmd({"EXEC"});
+    } else {
+      r = c.Cmd(args);
+    }
     op.acked_ms = NowMs();
     if (!r) {
       // The server is gone (the kill): this op may or may not have happened.
@@ -161,16 +206,21 @@ void RunClient(int thread, int port, uint64_t seed, std::map<std::string, int64_
       return;
     }
     op.acked = true;
+    // EXEC's reply is an array holding the command's.
+    const redisReply* v = r.get();
+    if (form == Form::kTransaction) v = r.size() == 1 ? r.at(0) : nullptr;
+    const bool is_int = v != nullptr && v->type == REDIS_REPLY_INTEGER;
+    const bool is_nil = v != nullptr && v->type == REDIS_REPLY_NIL;
     if (op.type == OpType::kAcquire) {
-      if (r.is_int()) {
+      if (is_int) {
         op.granted = true;
-        op.result = r.integer();
-      } else if (!r.is_nil()) {
+        op.result = v->integer;
+      } else if (!is_nil) {
         op.acked = false;
         shared->Violation("unexpected reply " + r.Describe() + " to " + Describe(op));
       }
-    } else if (r.is_int() && (r.integer() == 0 || r.integer() == 1)) {
-      op.result = r.integer();
+    } else if (is_int && (v->integer == 0 || v->integer == 1)) {
+      op.result = v->integer;
     } else {
       op.acked = false;
       shared->Violation("unexpected reply " + r.Describe() + " to " + Describe(op));

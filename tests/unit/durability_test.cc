@@ -565,10 +565,11 @@ TEST_CASE("durability: a PING does not wait for another client's sync (always)")
   CHECK(server.Stop() == 0);
 }
 
-// The sync runs off the loop: while one is in flight, other clients are
-// served (a PING is answered before the sync ends), but a reply that may
-// reveal the unsynced grant, even to another client, waits for it. With the
-// sync on the loop thread the PING's reply would come after "sync-done".
+// Once a sync is slow, syncs run off the loop: while one is in flight, other
+// clients are served (a PING is answered before the sync ends), but a reply
+// that may reveal the unsynced grant, even to another client, waits for it.
+// With the sync on the loop thread the PING's reply would come after
+// "sync-done".
 TEST_CASE("durability: the loop serves others while a sync is in flight (always)") {
   FakeFileSystem fs;
   TestServer server(AppendFsync::kAlways, &fs);
@@ -584,6 +585,10 @@ TEST_CASE("durability: the loop serves others while a sync is in flight (always)
   reader.on_recv = [&] { fs.AddEvent("reply-reader"); };
 
   fs.DelaySyncs(400);
+  // The first slow sync runs on the loop (syncs were quick until then); it
+  // sends the next ones to the sync thread.
+  writer.SendCommand({"LOCK.ACQUIRE", "warm", "h", "10000"});
+  REQUIRE(IsInteger(writer.Read()));
   fs.ClearEvents();
   writer.SendCommand({"LOCK.ACQUIRE", "x", "h", "10000"});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
