@@ -7,117 +7,16 @@
 // Without a redis-server binary the cases are skipped with a message
 // ($REDIS_SERVER names another binary).
 #include <doctest/doctest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "harness.h"
+#include "parity.h"
 
 using namespace lockd_test;
 
 namespace {
-
-// ---- The reference server (as in redis_parity_test.cc) ----
-
-std::string FindRedisServer() {
-  if (const char* env = std::getenv("REDIS_SERVER")) return access(env, X_OK) == 0 ? env : "";
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/usr/local/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string candidate = dir + "/redis-server";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-class RedisReference {
- public:
-  RedisReference() {
-    binary_ = FindRedisServer();
-    if (binary_.empty()) return;
-    for (int attempt = 0; attempt < 3 && !started_; ++attempt) Start();
-  }
-  ~RedisReference() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  RedisReference(const RedisReference&) = delete;
-  RedisReference& operator=(const RedisReference&) = delete;
-
-  bool missing() const { return binary_.empty(); }
-  bool started() const { return started_; }
-  int port() const { return port_; }
-
- private:
-  void Start() {
-    port_ = FreePort();
-    std::vector<std::string> args = {binary_, "--port", std::to_string(port_), "--save", "",
-                                     "--appendonly", "no", "--daemonize", "no",
-                                     "--bind", "127.0.0.1", "--logfile", "/dev/null"};
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    started_ = WaitFor(
-        [&] {
-          RawConn w(port_);
-          return w.ok() && w.Command({"PING"}, 1000) == "+PONG\r\n";
-        },
-        5000, 20);
-    if (!started_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
-  std::string binary_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool started_ = false;
-};
-
-std::string Show(const std::string& bytes) {
-  std::string out;
-  for (char c : bytes) {
-    if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-struct Pair {
-  Pair(int lockd_port, int redis_port) : lockd(lockd_port), redis(redis_port) {
-    REQUIRE(lockd.ok());
-    REQUIRE(redis.ok());
-  }
-  void Same(const std::vector<std::string>& args) {
-    std::string l = lockd.Command(args);
-    std::string r = redis.Command(args);
-    std::string shown;
-    for (const std::string& a : args) shown += "'" + a + "' ";
-    CHECK_MESSAGE(l == r, Show(shown), "\n  redis: ", Show(r), "\n  lockd: ", Show(l));
-  }
-  RawConn lockd;
-  RawConn redis;
-};
 
 std::vector<std::string> Eval(const std::string& body, std::vector<std::string> rest = {"0"}) {
   std::vector<std::string> args = {"EVAL", body};

@@ -5,238 +5,15 @@
 // and version), each side gets its own command and only the replies that
 // must match are compared. Skipped without a redis-server binary.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <regex>
-#include <sstream>
 
 #include "harness.h"
+#include "parity.h"
 
 using namespace lockd_test;
 
 namespace {
-
-// ---- A small raw-socket client: multibulk out, one RESP value in ----
-
-// Length of the complete RESP2/RESP3 value at s[pos], 0 when incomplete.
-size_t ValueEnd(const std::string& s, size_t pos) {
-  if (pos >= s.size()) return 0;
-  size_t eol = s.find("\r\n", pos);
-  if (eol == std::string::npos) return 0;
-  char type = s[pos];
-  std::string head = s.substr(pos + 1, eol - pos - 1);
-  size_t next = eol + 2;
-  switch (type) {
-    case '$': case '=': case '!': {  // bulk, verbatim, bulk error
-      long long n = std::atoll(head.c_str());
-      if (n < 0) return next;
-      if (s.size() < next + static_cast<size_t>(n) + 2) return 0;
-      return next + static_cast<size_t>(n) + 2;
-    }
-    case '*': case '~': case '>': case '%': case '|': {
-      long long n = std::atoll(head.c_str());
-      if (n < 0) return next;
-      if (type == '%' || type == '|') n *= 2;
-      for (long long i = 0; i < n; ++i) {
-        next = ValueEnd(s, next);
-        if (next == 0) return 0;
-      }
-      // An attribute precedes the value it describes.
-      return type == '|' ? ValueEnd(s, next) : next;
-    }
-    default:  // + - : _ , # (
-      return next;
-  }
-}
-
-class Wire {
- public:
-  explicit Wire(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~Wire() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Wire(const Wire&) = delete;
-  Wire& operator=(const Wire&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
-  // Sends `args` as a multibulk array and returns the raw bytes of the reply
-  // ("" on timeout or EOF).
-  std::string Call(const std::vector<std::string>& args) {
-    std::string out = "*" + std::to_string(args.size()) + "\r\n";
-    for (const std::string& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    size_t sent = 0;
-    while (sent < out.size()) {
-      ssize_t n = send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return "";
-      sent += static_cast<size_t>(n);
-    }
-    return ReadOne();
-  }
-
-  std::string ReadOne(int timeout_ms = 5000) {
-    auto start = Clock::now();
-    while (true) {
-      size_t end = ValueEnd(buf_, 0);
-      if (end != 0) {
-        std::string value = buf_.substr(0, end);
-        buf_.erase(0, end);
-        return value;
-      }
-      int left = timeout_ms - static_cast<int>(ElapsedMs(start));
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || poll(&p, 1, left) <= 0) return "";
-      char chunk[16384];
-      ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return "";
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string buf_;
-};
-
-// Control bytes shown escaped, for failure messages.
-std::string Show(const std::string& bytes) {
-  std::string out;
-  for (char c : bytes) {
-    if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string Join(const std::vector<std::string>& args) {
-  std::string out;
-  for (const std::string& a : args) out += (out.empty() ? "" : " ") + ("'" + a + "'");
-  return out;
-}
-
-// ---- The reference server ----
-
-std::string FindRedisServer() {
-  if (const char* env = std::getenv("REDIS_SERVER")) return access(env, X_OK) == 0 ? env : "";
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/usr/local/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string candidate = dir + "/redis-server";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-class RedisReference {
- public:
-  explicit RedisReference(std::vector<std::string> extra = {}) {
-    binary_ = FindRedisServer();
-    if (binary_.empty()) return;
-    for (int attempt = 0; attempt < 3 && !started_; ++attempt) Start(extra);
-  }
-  ~RedisReference() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  RedisReference(const RedisReference&) = delete;
-  RedisReference& operator=(const RedisReference&) = delete;
-
-  bool missing() const { return binary_.empty(); }
-  bool started() const { return started_; }
-  int port() const { return port_; }
-
- private:
-  void Start(const std::vector<std::string>& extra) {
-    port_ = FreePort();
-    std::vector<std::string> args = {binary_, "--port", std::to_string(port_), "--save", "",
-                                     "--appendonly", "no", "--daemonize", "no",
-                                     "--bind", "127.0.0.1", "--logfile", "/dev/null"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    started_ = WaitFor(
-        [&] {
-          Wire w(port_);
-          if (!w.ok()) return false;
-          std::string r = w.Call({"PING"});
-          return r == "+PONG\r\n" || r.rfind("-NOAUTH", 0) == 0;
-        },
-        5000, 20);
-    if (!started_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
-  std::string binary_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool started_ = false;
-};
-
-// Starts the reference, or skips the test case (returns from it) when there
-// is no redis-server.
-#define START_REDIS(name, ...)                                                         \
-  RedisReference name{std::vector<std::string>{__VA_ARGS__}};                          \
-  if (name.missing()) {                                                                \
-    MESSAGE("redis-server not found (set REDIS_SERVER): parity case skipped");         \
-    return;                                                                            \
-  }                                                                                    \
-  REQUIRE_MESSAGE(name.started(), "redis-server did not start")
-
-// One connection to each server; Same() sends a command to both and checks
-// that the replies are the same bytes.
-struct Pair {
-  Pair(int lockd_port, int redis_port) : lockd(lockd_port), redis(redis_port) {
-    REQUIRE(lockd.ok());
-    REQUIRE(redis.ok());
-  }
-  void Same(const std::vector<std::string>& args) {
-    std::string l = lockd.Call(args);
-    std::string r = redis.Call(args);
-    CHECK_MESSAGE(l == r, Join(args), "\n  redis: ", Show(r), "\n  lockd: ", Show(l));
-  }
-  Wire lockd;
-  Wire redis;
-};
-
-std::vector<std::string> Words(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream in(line);
-  std::string w;
-  while (in >> w) out.push_back(w);
-  return out;
-}
 
 // Runs `lines` (space-separated words) on both servers in order, comparing
 // each reply.
@@ -255,8 +32,8 @@ std::string NormalizeHello(const std::string& reply) {
 
 // Sends HELLO `args` to both and checks the replies match but for id and version.
 void SameHello(Pair& p, const std::vector<std::string>& args) {
-  std::string l = p.lockd.Call(args);
-  std::string r = p.redis.Call(args);
+  std::string l = p.lockd.Command(args);
+  std::string r = p.redis.Command(args);
   CHECK_MESSAGE(NormalizeHello(l) == NormalizeHello(r), Join(args), "\n  redis: ", Show(r),
                 "\n  lockd: ", Show(l));
 }
@@ -302,14 +79,14 @@ TEST_CASE("transaction parity: a WATCHed key changed by another client, RESP2 an
   for (int proto : {2, 3}) {
     CAPTURE(proto);
     Pair p(srv.port(), redis.port());
-    Wire other_lockd(srv.port());
-    Wire other_redis(redis.port());
+    RawConn other_lockd(srv.port());
+    RawConn other_redis(redis.port());
     if (proto == 3) SameHello(p, {"HELLO", "3"});
     std::string key = "k" + std::to_string(++n);
     p.Same({"WATCH", key});
     // The change: a lock on lockd, a string on Redis.
-    REQUIRE(other_lockd.Call({"LOCK.ACQUIRE", key, "h", "60000"}).rfind(":", 0) == 0);
-    REQUIRE(other_redis.Call({"SET", key, "h"}) == "+OK\r\n");
+    REQUIRE(other_lockd.Command({"LOCK.ACQUIRE", key, "h", "60000"}).rfind(":", 0) == 0);
+    REQUIRE(other_redis.Command({"SET", key, "h"}) == "+OK\r\n");
     SameAll(p, {"MULTI", "PING"});
     p.Same({"EXISTS", key});
     p.Same({"EXEC"});
@@ -317,17 +94,17 @@ TEST_CASE("transaction parity: a WATCHed key changed by another client, RESP2 an
     SameAll(p, {"MULTI", "PING", "EXEC"});
     // Changes to other keys, and changes before WATCH, are no conflict.
     p.Same({"WATCH", key});
-    REQUIRE(other_lockd.Call({"LOCK.ACQUIRE", key + "x", "h", "60000"}).rfind(":", 0) == 0);
-    REQUIRE(other_redis.Call({"SET", key + "x", "h"}) == "+OK\r\n");
+    REQUIRE(other_lockd.Command({"LOCK.ACQUIRE", key + "x", "h", "60000"}).rfind(":", 0) == 0);
+    REQUIRE(other_redis.Command({"SET", key + "x", "h"}) == "+OK\r\n");
     p.Same({"WATCH", key + "x"});
-    REQUIRE(other_lockd.Call({"LOCK.ACQUIRE", key + "y", "h", "60000"}).rfind(":", 0) == 0);
-    REQUIRE(other_redis.Call({"SET", key + "y", "h"}) == "+OK\r\n");
+    REQUIRE(other_lockd.Command({"LOCK.ACQUIRE", key + "y", "h", "60000"}).rfind(":", 0) == 0);
+    REQUIRE(other_redis.Command({"SET", key + "y", "h"}) == "+OK\r\n");
     SameAll(p, {"MULTI", "EXEC"});
     // The same, with the key changed after MULTI (between queued commands).
     p.Same({"WATCH", key + "y"});
     SameAll(p, {"MULTI", "PING"});
-    REQUIRE(other_lockd.Call({"LOCK.ACQUIRE", key + "y", "h", "60000"}).rfind(":", 0) == 0);
-    REQUIRE(other_redis.Call({"SET", key + "y", "h2"}) == "+OK\r\n");
+    REQUIRE(other_lockd.Command({"LOCK.ACQUIRE", key + "y", "h", "60000"}).rfind(":", 0) == 0);
+    REQUIRE(other_redis.Command({"SET", key + "y", "h2"}) == "+OK\r\n");
     SameAll(p, {"EXEC"});
   }
 }
@@ -337,8 +114,8 @@ TEST_CASE("transaction parity: QUIT inside MULTI replies OK and closes") {
   START_SERVER(srv);
   Pair p(srv.port(), redis.port());
   SameAll(p, {"MULTI", "PING", "QUIT"});
-  CHECK(p.lockd.ReadOne(2000).empty());
-  CHECK(p.redis.ReadOne(2000).empty());
+  CHECK(p.lockd.ReadValue(2000).empty());
+  CHECK(p.redis.ReadValue(2000).empty());
 }
 
 TEST_CASE("handshake parity: what redis-py, go-redis and ioredis send on connect") {
@@ -369,8 +146,8 @@ TEST_CASE("handshake parity: what redis-py, go-redis and ioredis send on connect
     SameAll(p, {"COMMAND INFO readonly readwrite asking", "COMMAND INFO multi discard unwatch"});
     // Redis 7.0 has no CLIENT SETINFO (7.2 added it); lockd answers as 7.2,
     // and the connection goes on in step with Redis's.
-    CHECK(p.lockd.Call({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}) == "+OK\r\n");
-    CHECK(p.redis.Call({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}).rfind("-ERR", 0) == 0);
+    CHECK(p.lockd.Command({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}) == "+OK\r\n");
+    CHECK(p.redis.Command({"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}).rfind("-ERR", 0) == 0);
     p.Same({"PING"});
   }
 }
