@@ -15,15 +15,6 @@ BackgroundSync::~BackgroundSync() {
   thread_.join();
 }
 
-void BackgroundSync::Sync(std::shared_ptr<LogFile> file) {
-  pending_.fetch_add(1, std::memory_order_acq_rel);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(Job{.file = std::move(file), .sync = true});
-  }
-  cv_.notify_one();
-}
-
 void BackgroundSync::Close(std::shared_ptr<LogFile> file) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -51,10 +42,6 @@ void BackgroundSync::Loop() {
       jobs_.pop_front();
     }
     if (job.work) job.work();
-    if (job.sync) {
-      last_error_.store(job.file->Sync(), std::memory_order_release);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
-    }
     job.file.reset();  // the last reference to a replaced log closes it here
   }
 }
