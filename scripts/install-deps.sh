@@ -5,8 +5,11 @@
 # and disabled here, since the benchmark starts its own instance on a free port.
 set -euo pipefail
 
+# clang with its compiler runtime (libclang-rt-14-dev) builds the fuzz targets
+# (libFuzzer) and the sanitized variants of the suite.
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
-          lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux)
+          lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux
+          clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
