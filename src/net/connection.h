@@ -54,6 +54,12 @@ struct Connection {
   // (Server::kReadBudgetPerIteration); BeforeSleep starts it again.
   bool read_throttled = false;
   uint64_t read_iteration = 0;  // the loop iteration read_bytes counts for
+  // Refused a read by the iteration's budget (Server::WaitForReadTurn):
+  // `read_refused` between OnAlloc and OnRead; `awaiting_read_turn` while
+  // in line; `read_turn` is the iteration whose reads it may not be refused.
+  bool read_refused = false;
+  bool awaiting_read_turn = false;
+  uint64_t read_turn = 0;
   size_t read_bytes = 0;        // bytes read in that iteration
   MonoTime soft_limit_since;     // when output first passed the soft limit; 0 if below
 

@@ -355,6 +355,13 @@ void Server::Accept(uv_stream_t* listener) {
 
 void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   Connection* c = ConnectionOf(handle);
+  Server* self = c->server;
+  if (c->read_turn != self->iteration_ && self->ReadMustWait()) {
+    // No buffer: libuv does not read, and OnRead hears UV_ENOBUFS.
+    c->read_refused = true;
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
   size_t available = 0;
   // Null when no memory could be had: libuv then reports UV_ENOBUFS to
   // OnRead, which closes this client.
@@ -379,6 +386,9 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
     // bounds it at all times.
     if (!c->closing) self->CheckQueryBufferLimit(c);
     if (!c->closing && !filling) self->ChargeRead(c, static_cast<size_t>(nread));
+  } else if (nread == UV_ENOBUFS && c->read_refused) {
+    c->read_refused = false;
+    self->WaitForReadTurn(c);
   } else if (nread < 0) {
     if (nread == UV_ENOBUFS) {
       Log(LogLevel::kWarning, "Closing client id={} addr={}: no memory for its input ({} bytes)",
@@ -453,13 +463,49 @@ void Server::ProcessInput(Connection* c) {
   if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
 }
 
-bool Server::MustYield(MonoTime slice_start) {
-  if (budget_iteration_ != iteration_) {
-    budget_iteration_ = iteration_;
-    budget_start_ = slice_start;
-    commands_since_clock_check_ = 0;
-    budget_used_ = false;
+void Server::StartBudget() {
+  if (budget_iteration_ == iteration_) return;
+  budget_iteration_ = iteration_;
+  budget_start_ = clock_.Now();
+  commands_since_clock_check_ = 0;
+  budget_used_ = false;
+}
+
+bool Server::ReadMustWait() {
+  StartBudget();
+  if (budget_used_) return true;
+  if (++commands_since_clock_check_ < kCommandsPerClockCheck) return false;
+  commands_since_clock_check_ = 0;
+  budget_used_ = clock_.Now().us - budget_start_.us >= kCommandBudgetMicros;
+  return budget_used_;
+}
+
+void Server::WaitForReadTurn(Connection* c) {
+  if (c->reading) {
+    uv_read_stop(c->stream());
+    c->reading = false;
   }
+  if (c->awaiting_read_turn) return;
+  c->awaiting_read_turn = true;
+  read_turns_.push_back(c);
+}
+
+void Server::GrantReadTurns() {
+  for (int n = 0; n < kReadTurnsPerIteration && !read_turns_.empty(); ++n) {
+    Connection* c = read_turns_.front();
+    read_turns_.pop_front();
+    c->awaiting_read_turn = false;
+    if (c->closing) continue;
+    c->read_turn = iteration_;
+    // Something else may have started or paused its reading meanwhile.
+    if (c->reading || c->paused_for_output || c->in_deferred_input) continue;
+    uv_read_start(c->stream(), OnAlloc, OnRead);
+    c->reading = true;
+  }
+}
+
+bool Server::MustYield(MonoTime slice_start) {
+  StartBudget();
   if (budget_used_) return true;
   if (++commands_since_clock_check_ < kCommandsPerClockCheck) return false;
   commands_since_clock_check_ = 0;
@@ -751,7 +797,28 @@ void Server::Close(Connection* c) {
   // list per connection: thousands of clients that close at once would
   // hold the loop for a quadratic number of steps.
   if (c->paused_for_output) --counters_.paused_reading_clients;
-  uv_close(c->as_handle(), OnClosed);
+  if (closes_this_iteration_ < kMaxClosesPerIteration || shut_down_) {
+    ++closes_this_iteration_;
+    uv_close(c->as_handle(), OnClosed);
+    return;
+  }
+  // Nothing more is read from it meanwhile; a write in flight may finish
+  // (OnWrite ignores a closing connection) or is cancelled by the close.
+  if (c->reading) {
+    uv_read_stop(c->stream());
+    c->reading = false;
+  }
+  deferred_closes_.push_back(c);
+}
+
+void Server::CloseDeferredSockets() {
+  while (!deferred_closes_.empty() &&
+         (closes_this_iteration_ < kMaxClosesPerIteration || shut_down_)) {
+    Connection* c = deferred_closes_.front();
+    deferred_closes_.pop_front();
+    ++closes_this_iteration_;
+    uv_close(c->as_handle(), OnClosed);
+  }
 }
 
 void Server::OnClosed(uv_handle_t* handle) {
@@ -768,6 +835,7 @@ void Server::RemoveClosed() {
   std::erase_if(held_, closing);
   std::erase_if(deferred_flushes_, closing);
   std::erase_if(deferred_input_, closing);
+  std::erase_if(read_turns_, closing);
   for (Connection* c : closed_) delete c;
   closed_.clear();
 }
@@ -841,10 +909,14 @@ void Server::BeforeSleep() {
   // Connections held back by the accept budget are taken next iteration;
   // clients that used their read share read again.
   accepts_this_iteration_ = 0;
+  closes_this_iteration_ = 0;
   ++iteration_;
   ResumeThrottledReads();
+  GrantReadTurns();
+  // Sockets waiting to be closed go first on the new budget.
+  CloseDeferredSockets();
   if (!ready_list_.empty() || !deferred_accepts_.empty() || !deferred_flushes_.empty() ||
-      !deferred_input_.empty()) {
+      !deferred_input_.empty() || !deferred_closes_.empty() || !read_turns_.empty()) {
     // The next iteration starts with the deferred work, on a fresh budget,
     // before it polls for more input.
     uv_idle_start(&rerun_, [](uv_idle_t* idle) {
@@ -946,6 +1018,7 @@ void Server::Shutdown(bool clean) {
 void Server::CloseHandles() {
   deferred_accepts_.clear();  // their listeners close below, with what libuv held
   throttled_.clear();
+  read_turns_.clear();
   for (uv_stream_t* l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }
@@ -954,6 +1027,7 @@ void Server::CloseHandles() {
   std::vector<Connection*> all;
   for (auto& [id, c] : clients_) all.push_back(c);
   for (Connection* c : all) Close(c);
+  CloseDeferredSockets();
   uv_prepare_stop(&before_sleep_);
   uv_close(reinterpret_cast<uv_handle_t*>(&before_sleep_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);

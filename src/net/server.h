@@ -61,17 +61,32 @@ class Server final : public ServerHooks {
   // hold the loop for ~100 ms. Past the budget they are sent in the next
   // iterations, half of each budget going to those waiting longest.
   static constexpr int kMaxFlushesPerIteration = 256;
+  // Client sockets closed per loop iteration. Closing a TCP socket costs
+  // tens of microseconds in the kernel (on loopback the peer's side of the
+  // teardown runs inline too): thousands of clients that disconnect at once
+  // would hold the loop for ~150 ms. Past the budget the client is gone at
+  // once for everything else (its session ended, its waits left, its slot
+  // free) and only its socket waits for a later iteration to be closed.
+  static constexpr int kMaxClosesPerIteration = 128;
   // Time one loop iteration may spend running commands. Commands normally
   // cost a microsecond or two, so this only binds when they are slow as a
   // whole: thousands of clients sending at once, or the copy-on-write page
   // faults that follow the rewrite's fork. Past it, clients' buffered
   // commands run in the next iterations, so that others are answered
   // between them. Checked every kCommandsPerClockCheck commands.
+  // Reads count against the same budget: each is a system call (and, on
+  // loopback, the sender's side of the network stack), so thousands of
+  // clients becoming readable at once (a disconnect storm's end-of-file
+  // reads, a fleet sending together) would hold the loop for all of them.
+  // Past it a client's read waits for a later iteration (WaitForReadTurn).
   static constexpr int64_t kCommandBudgetMicros = 8000;
   // One client's share of it at a time: a pipelining client yields after
   // this long, so the budget is not all spent on it.
   static constexpr int64_t kCommandSliceMicros = 2000;
   static constexpr int kCommandsPerClockCheck = 32;
+  // Clients refused a read are read again, first refused first, this many
+  // per iteration; their turn is not refused again, so none waits forever.
+  static constexpr int kReadTurnsPerIteration = 128;
 
   Status Listen();
   Status ListenTcp(const std::string& address, bool optional);
@@ -88,6 +103,14 @@ class Server final : public ServerHooks {
   // iteration's time for commands is used, or this client's slice (from
   // `slice_start`) is (see kCommandBudgetMicros). Counts one command.
   bool MustYield(MonoTime slice_start);
+  // Starts this iteration's budget if it is the first to use it.
+  void StartBudget();
+  // Whether the iteration's budget is used, checked as one more read is
+  // about to happen (counted like a command).
+  bool ReadMustWait();
+  // c was refused a read: it stops reading and waits in line for a turn.
+  void WaitForReadTurn(Connection* c);
+  void GrantReadTurns();
   // Leaves c's buffered commands for a later turn, at the back of the line.
   void DeferInput(Connection* c);
   // Runs deferred commands, first in line first, while the budget lasts.
@@ -115,6 +138,8 @@ class Server final : public ServerHooks {
   bool OverOutputLimits(Connection* c, MonoTime now);
   void Close(Connection* c);
   static void OnClosed(uv_handle_t* handle);
+  // Closes sockets left over from earlier iterations' close budgets.
+  void CloseDeferredSockets();
   // Frees connections whose close finished, after taking them out of the
   // work lists.
   void RemoveClosed();
@@ -151,9 +176,12 @@ class Server final : public ServerHooks {
   std::deque<Connection*> deferred_flushes_;  // past an iteration's flush budget
   std::deque<Connection*> deferred_input_;     // buffered commands wait for their turn
   std::vector<Connection*> closed_;            // closed by libuv, to be freed
+  std::deque<Connection*> deferred_closes_;    // ended; socket not closed yet
+  std::deque<Connection*> read_turns_;         // refused a read: wait to read again
+  int closes_this_iteration_ = 0;
   uint64_t budget_iteration_ = 0;  // the iteration the command budget counts for
-  MonoTime budget_start_;          // when that iteration ran its first command
-  int commands_since_clock_check_ = 0;
+  MonoTime budget_start_;          // when that iteration first read or ran a command
+  int commands_since_clock_check_ = 0;  // commands and reads
   bool budget_used_ = false;
   int flushes_this_iteration_ = 0;
   uint64_t next_client_id_ = 1;

@@ -1,9 +1,11 @@
-// Many clients answered at once: the loop sends a bounded number of clients'
-// replies per iteration and the rest in the next ones, and holds replies
+// Many clients at once: the loop reads, answers and closes a bounded number
+// of clients per iteration and the rest in the next ones, and holds replies
 // until the log sync that covers them. Every client still gets its own
-// reply, in order, once, and a QUIT still closes after its reply.
+// reply, in order, once, a QUIT still closes after its reply, and every
+// socket of a client that left is closed.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -95,4 +97,49 @@ TEST_CASE("fan-in: a pipeline longer than an iteration's budget runs in order, i
     last = r.integer();
   }
   CHECK(other->Cmd({"DBSIZE"}).integer() == kCommands);
+}
+
+namespace {
+
+// Open descriptors of process `pid` (its sockets, log files, epoll...).
+int OpenFds(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("fan-in: 1,000 waiters that disconnect at once all leave, and every socket is closed") {
+  // More clients end in one iteration than it closes sockets for: the rest
+  // are closed in later iterations, while the server goes on serving.
+  START_SERVER(srv);
+  auto owner = srv.Connect();
+  REQUIRE(owner->Cmd({"LOCK.ACQUIRE", "storm", "owner", "60000"}).integer() > 0);
+  int before = OpenFds(srv.pid());
+  constexpr int kClients = 1000;
+  {
+    std::vector<std::unique_ptr<RawConn>> conns;
+    for (int i = 0; i < kClients; ++i) {
+      conns.push_back(std::make_unique<RawConn>(srv.port()));
+      REQUIRE(conns.back()->Send(
+          Multibulk({"LOCK.ACQUIRE", "storm", "w" + std::to_string(i), "60000", "WAIT", "60000"})));
+    }
+    REQUIRE(WaitFor([&] { return WaitersOf(*owner, "storm") == kClients; }, 20000));
+  }  // every waiter disconnects here, at once
+  REQUIRE(WaitFor([&] { return WaitersOf(*owner, "storm") == 0; }, 20000));
+  CHECK(WaitFor([&] { return OpenFds(srv.pid()) <= before; }, 20000));
+  CHECK(InfoField(owner->Cmd({"INFO", "clients"}).str(), "connected_clients") == "1");
+  // The key still works: a new waiter is served when the owner releases.
+  auto late = srv.Connect();
+  int64_t token = owner->Cmd({"LOCK.FENCE", "storm"}).integer();
+  late->Append({"LOCK.ACQUIRE", "storm", "late", "60000", "WAIT", "10000"});
+  REQUIRE(late->Flush());
+  REQUIRE(WaitFor([&] { return WaitersOf(*owner, "storm") == 1; }, 10000));
+  CHECK(owner->Cmd({"LOCK.RELEASE", "storm", "owner", std::to_string(token)}).integer() == 1);
+  CHECK(late->GetReply().integer() > token);
 }
