@@ -2,14 +2,17 @@
 # Installs the Debian packages lockd needs to build, test and benchmark, and
 # does nothing when they are all present. Debian's redis-server package starts
 # a service on 6379 (lockd's default port) where systemd runs; it is stopped
-# and disabled here, since the benchmark starts its own instance on a free port.
+# and disabled here, since the benchmark starts its own instance on a free port;
+# so is the prometheus service, which only lends its promtool to the tests.
 set -euo pipefail
 
 # clang with its compiler runtime (libclang-rt-14-dev) builds the fuzz targets
-# (libFuzzer) and the sanitized variants of the suite.
+# (libFuzzer) and the sanitized variants of the suite. http-parser and simdjson
+# parse the HTTP/JSON listener's input; prometheus (promtool) checks /metrics
+# in the tests; wrk drives the HTTP benchmark.
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
           lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -45,5 +48,6 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 echo "install-deps: done"
