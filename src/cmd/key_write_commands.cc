@@ -100,7 +100,11 @@ void ReplySetResult(CommandContext& ctx, const SetResult& r, bool get) {
   }
 }
 
-bool IsOption(std::string_view arg, const char* name) { return EqualsIgnoreCase(arg, name); }
+// The name's length is known at compile time: no strlen per comparison.
+template <size_t N>
+bool IsOption(std::string_view arg, const char (&name)[N]) {
+  return EqualsIgnoreCase(arg, std::string_view(name, N - 1));
+}
 
 void CmdSet(CommandContext& ctx) {
   // Redis 7.0's parser: an option conflicting with one already seen, or one
