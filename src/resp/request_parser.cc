@@ -177,6 +177,27 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view input, const ParserLi
   }
 
   while (multibulk_remaining_ > 0) {
+    if (stage_ == Stage::kBulkLength && !line_hidden_) {
+      // The common header, "$<length>\r" plus one more byte, read in one
+      // pass. Anything else (leading zeros, a sign, a long or incomplete
+      // line, a length over a limit) takes the general path below, which
+      // decides exactly as before.
+      const char* p = input.data() + pos_;
+      const size_t avail = input.size() - pos_;
+      if (avail >= 4 && p[0] == '$' && p[1] >= '0' && p[1] <= '9') {
+        int64_t len = p[1] - '0';
+        size_t i = 2;
+        if (len != 0) {
+          for (; i < avail && i < 12 && p[i] >= '0' && p[i] <= '9'; ++i) len = len * 10 + (p[i] - '0');
+        }
+        if (i + 1 < avail && p[i] == '\r' && len <= limits.max_bulk_len &&
+            (limits.authenticated || len <= limits.unauthenticated_max_bulk_len)) {
+          pos_ = scanned_ = pos_ + i + 2;
+          bulk_len_ = len;
+          stage_ = Stage::kBulkData;
+        }
+      }
+    }
     if (stage_ == Stage::kBulkLength) {
       LineStatus line = FindHeaderLine(input, limits, errors::kTooBigBulkCount, &cr);
       if (line != LineStatus::kLine) return not_a_line(line);

@@ -354,6 +354,39 @@ TEST_CASE("parser: bulk header errors") {
   CHECK(ParseOnce("*1\r\n$5\r\nPINGS\r\n", small).error == kInvalid);
 }
 
+TEST_CASE("parser: bulk headers of every width decide as the general rules do") {
+  // Short canonical headers are read in one pass; every other form takes the
+  // general path. Both must agree at each boundary: digit count, zero,
+  // leading zeros, the limit, and a line whose byte after '\r' is missing.
+  const char* kInvalid = "ERR Protocol error: invalid bulk length";
+  CHECK(ParseOnce("*1\r\n$0\r\n\r\n").args == Command{""});
+  CHECK(ParseOnce("*1\r\n$00\r\n\r\n").error == kInvalid);
+  CHECK(ParseOnce("*1\r\n$010\r\n").error == kInvalid);
+  CHECK(ParseOnce("*1\r\n$3\r").status == ParseStatus::kNeedMore);
+  CHECK(ParseOnce("*1\r\n$3\r\nabc\r\n").args == Command{"abc"});
+  ParserLimits big;
+  big.max_bulk_len = INT64_MAX;
+  // 19 nines is past INT64_MAX, hence invalid even without a limit.
+  CHECK(ParseOnce("*1\r\n$9999999999999999999\r\n", big).error == kInvalid);
+  for (int digits = 1; digits <= 18; ++digits) {
+    std::string len(static_cast<size_t>(digits), '9');
+    CAPTURE(len);
+    // A length this long is never complete here: the parser waits for it.
+    CHECK(ParseOnce("*1\r\n$" + len + "\r\n", big).status == ParseStatus::kNeedMore);
+    // Over the default limit of 512 MB from ten digits on.
+    Single s = ParseOnce("*1\r\n$" + len + "\r\n");
+    if (digits < 9) {
+      CHECK(s.status == ParseStatus::kNeedMore);
+    } else {
+      CHECK(s.error == kInvalid);
+    }
+  }
+  ParserLimits exact;
+  exact.max_bulk_len = 12345;
+  CHECK(ParseOnce("*1\r\n$12345\r\n", exact).status == ParseStatus::kNeedMore);
+  CHECK(ParseOnce("*1\r\n$12346\r\n", exact).error == kInvalid);
+}
+
 TEST_CASE("parser: a bulk is taken on trust: the two bytes after it are skipped unread") {
   Single s = ParseOnce("*2\r\n$3\r\nfooXY$3\r\nbarZZ*1\r\n");
   CHECK(s.status == ParseStatus::kOk);
