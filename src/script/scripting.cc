@@ -100,7 +100,7 @@ Scripting::~Scripting() { Close(); }
 void* Scripting::Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* self = static_cast<Scripting*>(ud);
   if (nsize == 0) {
-    std::free(ptr);
+    self->allocator_.Reallocate(ptr, osize, 0);
     self->heap_used_ -= osize;
     return nullptr;
   }
@@ -110,7 +110,7 @@ void* Scripting::Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
       self->heap_used_ - osize + nsize > self->memory_limit_) {
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
+  void* p = self->allocator_.Reallocate(ptr, osize, nsize);
   if (p == nullptr) return nullptr;
   self->heap_used_ = self->heap_used_ - osize + nsize;
   return p;

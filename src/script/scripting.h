@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "lockd/clock.h"
 #include "lockd/resp.h"
+#include "script/lua_allocator.h"
 
 struct lua_State;
 
@@ -123,9 +125,18 @@ class Scripting {
     bool no_writes = false;   // #!lua flags=no-writes
     std::list<std::string>::iterator lru;  // when !loaded
   };
+  // Names are SHA1s in hex: their first 16 characters are already evenly
+  // spread, so they make the hash at once (EVALSHA looks its name up a few
+  // times per call; a full string hash cost more than the lookups).
   struct NameHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const {
+      if (s.size() < 16) return std::hash<std::string_view>{}(s);
+      uint64_t a, b;
+      std::memcpy(&a, s.data(), 8);
+      std::memcpy(&b, s.data() + 8, 8);
+      return static_cast<size_t>((a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull);
+    }
   };
 
   void Open();
@@ -135,6 +146,8 @@ class Scripting {
   static void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize);
 
   const Clock* clock_;
+  // Declared before the state, so that it outlives it.
+  LuaAllocator allocator_;
   lua_State* lua_ = nullptr;
   size_t memory_limit_;
   size_t heap_used_ = 0;
