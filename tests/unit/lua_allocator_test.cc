@@ -35,7 +35,9 @@ TEST_CASE("lua allocator: every resize keeps the bytes both sizes share") {
   const std::vector<std::pair<size_t, size_t>> moves = {
       {1, 16},   {16, 17}, {17, 250}, {250, 40}, {40, 256}, {256, 257},
       {257, 8},  {8, 4000}, {4000, 9000}, {9000, 300}, {300, 256}, {100, 100}};
-  for (auto [from, to] : moves) {
+  for (const auto& move : moves) {
+    const size_t from = move.first;
+    const size_t to = move.second;
     CAPTURE(from);
     CAPTURE(to);
     void* p = a.Reallocate(nullptr, 0, from);
