@@ -95,6 +95,16 @@ $(INTEG_TESTS): $(INTEG_OBJS)
 $(ENGINE_BENCH): $(BUILD)/tests/bench/engine_bench.o $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- Linearizability checker (tests/lincheck/): real histories from the
+# server, checked against the contract's lock model.
+LINCHECK_SRCS  := $(sort $(wildcard tests/lincheck/*.cc))
+LINCHECK_OBJS  := $(LINCHECK_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/tests/integration/harness.o
+LINCHECK_TESTS := $(BUILD)/lincheck-tests
+tests: $(LINCHECK_TESTS)
+$(LINCHECK_TESTS): $(LINCHECK_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
+-include $(LINCHECK_SRCS:%.cc=$(BUILD)/%.d)
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
