@@ -45,7 +45,6 @@ struct Model {
   int holder = kNoHolder;
   int64_t token = 0;        // 0: not known yet (no reply showed it)
   int64_t token_floor = 0;  // the current lease's token is above this
-  int64_t grant_us = 0;     // earliest point of the current lease's grant
   int64_t e_lo = 0;         // the current lease's deadline lies in [e_lo, e_hi]
   int64_t e_hi = 0;
   int64_t last_token = 0;   // largest token known on this key
@@ -55,7 +54,7 @@ struct Model {
 
 struct GrantRecord {
   int64_t token;
-  int64_t grant_us;
+  int holder;
 };
 
 struct Node {
@@ -175,19 +174,18 @@ class KeyChecker {
 
   // A grant to a new holder; token 0 when the reply that would show it is
   // unknown. False when the token breaks the per-key order.
-  bool Grant(Node& c, int holder, int64_t token, int64_t p) {
+  bool Grant(Node& c, int holder, int64_t token) {
     Model& m = c.m;
     if (token != 0) {
       bool ok = Mut(Mutation::kTokenReuse) ? (m.last_token == 0 || token == m.last_token)
                                            : token > m.last_token;
       if (!ok) return false;
       m.last_token = token;
-      c.grants.push_back({token, p});
+      c.grants.push_back({token, holder});
     }
     m.holder = holder;
     m.token = token;
     m.token_floor = m.last_token;
-    m.grant_us = p;
     return true;
   }
 
@@ -200,7 +198,7 @@ class KeyChecker {
     if (!ok) return false;
     m.token = token;
     m.last_token = std::max(m.last_token, token);
-    c.grants.push_back({token, m.grant_us});
+    c.grants.push_back({token, m.holder});
     return true;
   }
 
@@ -216,7 +214,7 @@ class KeyChecker {
     m.queue.erase(m.queue.begin() + pick);
     const Op& op = *ops_[w.op];
     if (op.known && op.nil) return false;  // it was still waiting: it had to be served
-    if (!Grant(c, op.holder, op.known ? op.value : 0, f)) return false;
+    if (!Grant(c, op.holder, op.known ? op.value : 0)) return false;
     SetDeadline(m, f, op.response_us, op.ttl_ms);
     SetBit(c.done, w.op);
     return true;
@@ -234,7 +232,7 @@ class KeyChecker {
     Model& m = c.m;
     if (m.holder == kNoHolder) {
       if (known && nil) return false;
-      if (!Grant(c, op.holder, known ? value : 0, p)) return false;
+      if (!Grant(c, op.holder, known ? value : 0)) return false;
       SetDeadline(m, p, op.response_us, op.ttl_ms);
       return true;
     }
@@ -335,7 +333,7 @@ class KeyChecker {
       case OpKind::kSetNxPx:
         if (!held) {
           if (known && op.nil) return;
-          if (!Grant(c, op.holder, 0, p)) return;
+          if (!Grant(c, op.holder, 0)) return;
           SetDeadline(m, p, op.response_us, op.ttl_ms);
         } else if (known && !op.nil) {
           return;
@@ -386,46 +384,89 @@ class KeyChecker {
 };
 
 // Tokens come from one counter: each is issued once, and they rise in the
-// order of the grants. Each grant lies between its linearization point and
-// the first reply that showed its token.
+// order of the grants. Each grant of token T on key K to holder H lies in a
+// window that holds whatever order the per-key searches picked:
+//   - it is before the first reply that showed T;
+//   - it is after the invocation of every op on K that showed a smaller token
+//     (that op saw K held by a lease T had not replaced yet);
+//   - it is inside some op of H on K that can be granted (an acquire, a wait,
+//     SET NX, the MULTI), so after the earliest invocation among those still
+//     running after the previous bound.
+// Tokens then need increasing points inside their windows (a greedy pass in
+// token order decides it).
 std::string CheckTokens(const History& history,
                         const std::vector<std::pair<std::string, GrantRecord>>& grants) {
-  std::map<int64_t, int64_t> shown_by;  // token -> earliest response showing it
-  for (const Op& op : history.ops) {
-    if (!op.known) continue;
-    auto note = [&](int64_t token) {
-      auto [it, fresh] = shown_by.emplace(token, op.response_us);
-      if (!fresh) it->second = std::min(it->second, op.response_us);
-    };
+  auto shows = [](const Op& op, std::vector<int64_t>* out) {
+    out->clear();
+    if (!op.known) return;
     switch (op.kind) {
       case OpKind::kAcquire:
       case OpKind::kFence:
       case OpKind::kInfo:
-        if (!op.nil) note(op.value);
+        if (!op.nil) out->push_back(op.value);
         break;
       case OpKind::kMultiAcquire:
-        if (!op.nil) note(op.value);
-        if (!op.nil2) note(op.value2);
+        if (!op.nil) out->push_back(op.value);
+        if (!op.nil2) out->push_back(op.value2);
         break;
       default:
         break;
     }
-  }
-  std::map<int64_t, std::pair<std::string, int64_t>> by_token;
+  };
+  std::map<std::string, std::vector<const Op*>> by_key;
+  for (const Op& op : history.ops) by_key[op.key].push_back(&op);
+
+  struct Window {
+    std::string key;
+    int64_t lo = kLongAgo;
+    int64_t hi = kForever;
+  };
+  std::map<int64_t, Window> windows;
+  std::vector<int64_t> shown;
   for (const auto& [key, g] : grants) {
-    auto [it, fresh] = by_token.emplace(g.token, std::make_pair(key, g.grant_us));
+    Window w;
+    w.key = key;
+    for (const Op* op : by_key[key]) {
+      shows(*op, &shown);
+      for (int64_t t : shown) {
+        if (t < g.token) w.lo = std::max(w.lo, op->invoke_us);
+        if (t == g.token) w.hi = std::min(w.hi, op->response_us);
+      }
+    }
+    int64_t cause = kForever;
+    for (const Op* op : by_key[key]) {
+      bool can_grant = op->kind == OpKind::kAcquire || op->kind == OpKind::kSetNxPx ||
+                       op->kind == OpKind::kMultiAcquire;
+      if (can_grant && op->holder == g.holder && op->response_us >= w.lo) {
+        cause = std::min(cause, op->invoke_us);
+      }
+    }
+    if (cause < kForever) w.lo = std::max(w.lo, cause);
+    auto [it, fresh] = windows.emplace(g.token, w);
     if (!fresh) {
-      return "token " + std::to_string(g.token) + " was issued twice (keys " + it->second.first +
+      return "token " + std::to_string(g.token) + " was issued twice (keys " + it->second.key +
              " and " + key + ")";
     }
   }
   int64_t point = kLongAgo;
-  for (const auto& [token, info] : by_token) {
-    point = std::max(point, info.second);
-    auto shown = shown_by.find(token);
-    if (shown != shown_by.end() && point > shown->second) {
-      return "token " + std::to_string(token) + " (key " + info.first +
-             ") was shown before a smaller token could have been issued";
+  int64_t raised_by = 0;  // the token whose window set `point`
+  for (const auto& [token, w] : windows) {
+    if (w.lo > point) {
+      point = w.lo;
+      raised_by = token;
+    }
+    if (point > w.hi) {
+      const Window& other = windows[raised_by];
+      std::string detail = "token " + std::to_string(token) + " (key " + w.key +
+                           ") was shown before token " + std::to_string(raised_by) + " (key " +
+                           other.key + ") could have been issued\n";
+      std::vector<Op> involved;
+      for (const Op& op : history.ops) {
+        if (op.key == w.key || op.key == other.key || op.kind == OpKind::kCrash) {
+          involved.push_back(op);
+        }
+      }
+      return detail + DescribeHistory(involved);
     }
   }
   return "";
