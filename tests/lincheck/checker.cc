@@ -365,7 +365,10 @@ class KeyChecker {
           SetBit(c.done, w.op);
         }
         m.queue.clear();
-        if (held) {
+        if (held && Mut(Mutation::kCrashForgets)) {
+          m.holder = kNoHolder;
+          m.token = 0;
+        } else if (held) {
           m.e_lo -= kRestartSlackUs;
           m.e_hi = AddUs(m.e_hi, kRestartSlackUs);
         }
@@ -480,6 +483,7 @@ const char* MutationName(Mutation m) {
     case Mutation::kServeTail: return "waiter served out of order";
     case Mutation::kTokenReuse: return "token reused";
     case Mutation::kNoExpiry: return "lease never expires (grants after it look early)";
+    case Mutation::kCrashForgets: return "a restart loses the leases";
   }
   return "?";
 }

@@ -23,6 +23,7 @@ enum class Mutation {
   kServeTail,   // a freed key goes to the newest waiter instead of the oldest
   kTokenReuse,  // a new grant keeps the previous holder's token
   kNoExpiry,    // leases never expire, so a grant after a deadline looks early
+  kCrashForgets,  // a restart loses the leases (as if the log were not replayed)
 };
 const char* MutationName(Mutation m);
 

@@ -232,6 +232,8 @@ TEST_CASE("lincheck checker: crashes keep acknowledged leases and raise tokens")
         Verdict::kOk);
   CHECK(Check({Acquire("k", 1, 1000, 0, 1, 5), Crash(10), Fence("k", 20, 21, 0)}) ==
         Verdict::kViolation);
+  CHECK(Check({Acquire("k", 1, 1000, 0, 1, 5), Crash(10), Fence("k", 20, 21, 5)},
+              Mutation::kCrashForgets) == Verdict::kViolation);
   // In flight at the kill: it happened before the crash, or never.
   Op in_flight = Unknown(Acquire("j", 2, 1000, 5, 6, 0), 9.999);
   CHECK(Check({in_flight, Crash(10), Fence("j", 20, 21, 6)}) == Verdict::kOk);

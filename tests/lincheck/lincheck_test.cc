@@ -114,10 +114,14 @@ TEST_CASE("lincheck: histories across SIGKILL and restart are linearizable") {
   Tally t;
   int64_t n = EnvInt("LINCHECK_CRASH_HISTORIES", 2);
   int kills = static_cast<int>(EnvInt("LINCHECK_KILLS", 2));
+  int forgets_caught = 0;
   for (int i = 0; i < n; ++i) {
     RecordOptions o = Options(seed, i);
     o.kills = kills;
     o.ops_per_client = 45;
+    // Some leases long enough to outlive a restart, so that what the log
+    // kept is seen again.
+    o.ttl_max_ms = 400;
     std::string error;
     History h = RecordCrashHistory(o, &error);
     REQUIRE_MESSAGE(error.empty(), error);
@@ -127,8 +131,15 @@ TEST_CASE("lincheck: histories across SIGKILL and restart are linearizable") {
     if (r.verdict != Verdict::kOk) {
       SaveFailure(std::string("crash-") + VerdictName(r.verdict), o.seed, r.detail);
     }
+    CheckOptions forgets;
+    forgets.mutation = Mutation::kCrashForgets;
+    forgets_caught += CheckHistory(h, forgets).verdict == Verdict::kViolation;
   }
   Print("crash", t, seed);
+  std::printf("lincheck: crash control: a model that loses leases at a restart rejects %d of %lld "
+              "crash histories\n",
+              forgets_caught, static_cast<long long>(n));
+  std::fflush(stdout);
   CHECK(t.kills == n * kills);
   CHECK(t.violations == 0);
   CHECK(t.unknown == 0);
@@ -171,14 +182,31 @@ TEST_CASE("lincheck: broken models are caught on real histories") {
       break;
     }
   }
-  int total = 4;
-  int count = caught[0] + caught[1] + caught[2] + duplicate_caught;
+  // A model that forgets leases at a restart, on crash histories (a lease
+  // must outlive the restart and be seen again for it to show).
+  bool forgets_caught = false;
+  for (int i = 0; i < 10 && !forgets_caught; ++i) {
+    RecordOptions o = Options(seed + 50000, i);
+    o.kills = 2;
+    o.ops_per_client = 45;
+    o.ttl_max_ms = 400;
+    History crash = RecordCrashHistory(o, &error);
+    REQUIRE_MESSAGE(error.empty(), error);
+    ++tried;
+    CheckOptions forgets;
+    forgets.mutation = Mutation::kCrashForgets;
+    forgets_caught = CheckHistory(crash, forgets).verdict == Verdict::kViolation;
+  }
+  int total = 5;
+  int count = caught[0] + caught[1] + caught[2] + duplicate_caught + forgets_caught;
   std::printf("lincheck: controls caught=%d of %d (serve-tail %d, token-reuse %d, no-expiry %d, "
-              "duplicate-token %d) histories=%d\n",
-              count, total, caught[0], caught[1], caught[2], duplicate_caught, tried);
+              "duplicate-token %d, crash-forgets %d) histories=%d\n",
+              count, total, caught[0], caught[1], caught[2], duplicate_caught, forgets_caught,
+              tried);
   std::fflush(stdout);
   for (int m = 0; m < 3; ++m) CHECK_MESSAGE(caught[m], MutationName(mutations[m]));
   CHECK(duplicate_caught);
+  CHECK_MESSAGE(forgets_caught, MutationName(Mutation::kCrashForgets));
 }
 
 // A measurement of the checker's strength, not a pass/fail control: how many

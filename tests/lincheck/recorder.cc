@@ -141,7 +141,7 @@ class ClientThread {
     op.client = index_;
     op.key = options_.key_prefix + std::to_string(Uniform(0, options_.keys - 1));
     op.holder = holder_;
-    op.ttl_ms = Uniform(10, 50);
+    op.ttl_ms = Uniform(options_.ttl_min_ms, options_.ttl_max_ms);
     int64_t r = Uniform(0, 99);
     int64_t mine = tokens_.count(op.key) ? tokens_[op.key] : Uniform(1, 1000);
     // Now and then a stale or made-up token, which must be refused.

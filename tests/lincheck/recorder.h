@@ -24,6 +24,9 @@ struct RecordOptions {
   int ops_per_client = 35;
   uint64_t seed = 1;
   std::string key_prefix = "lc:";
+  // Lease lengths are drawn from [ttl_min_ms, ttl_max_ms].
+  int ttl_min_ms = 10;
+  int ttl_max_ms = 50;
   // Crash histories only: SIGKILL + restart cycles during the history.
   int kills = 0;
 };
