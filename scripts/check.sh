@@ -48,6 +48,10 @@ ops=$(sum ops)
 kills=$(sum kills)
 violations=$(sum violations)
 unknown=$(sum unknown)
+states=$(sum states)
+waits_granted=$(sum waits_granted)
+waits_null=$(sum waits_null)
+unanswered=$(sum unanswered)
 controls=$(grep -E '^lincheck: controls ' "$log_dir/check.log" | tail -1)
 caught=$(sed -E 's/.*caught=([0-9]+) of ([0-9]+).*/\1/' <<<"$controls")
 of=$(sed -E 's/.*caught=([0-9]+) of ([0-9]+).*/\2/' <<<"$controls")
@@ -56,6 +60,9 @@ echo
 echo "histories checked:            $histories"
 echo "operations:                   $ops"
 echo "SIGKILL cycles:               $kills"
+echo "waits granted / null:         $waits_granted / $waits_null"
+echo "ops without a reply:          $unanswered (dropped while waiting, or in flight at a kill)"
+echo "search states:                $states"
 echo "violations:                   $violations"
 echo "unknown (search bound):       $unknown"
 echo "broken-model controls caught: ${caught:-0} of ${of:-?}"

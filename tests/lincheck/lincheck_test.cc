@@ -56,6 +56,10 @@ struct Tally {
   int64_t unknown = 0;
   int64_t states = 0;
   int64_t kills = 0;
+  // What the histories exercised.
+  int64_t waits_granted = 0;
+  int64_t waits_null = 0;
+  int64_t unanswered = 0;
 };
 
 void Count(Tally& t, const History& h, const CheckResult& r) {
@@ -64,15 +68,23 @@ void Count(Tally& t, const History& h, const CheckResult& r) {
   t.states += r.states;
   if (r.verdict == Verdict::kViolation) ++t.violations;
   if (r.verdict == Verdict::kUnknown) ++t.unknown;
+  for (const Op& op : h.ops) {
+    if (!op.known) {
+      ++t.unanswered;
+    } else if (op.kind == OpKind::kAcquire && op.wait_ms > 0) {
+      ++(op.nil ? t.waits_null : t.waits_granted);
+    }
+  }
 }
 
 void Print(const char* what, const Tally& t, uint64_t seed) {
   std::printf("lincheck: %s histories=%lld ops=%lld kills=%lld violations=%lld unknown=%lld "
-              "states=%lld seed=%llu\n",
+              "states=%lld waits_granted=%lld waits_null=%lld unanswered=%lld seed=%llu\n",
               what, static_cast<long long>(t.histories), static_cast<long long>(t.ops),
               static_cast<long long>(t.kills), static_cast<long long>(t.violations),
               static_cast<long long>(t.unknown), static_cast<long long>(t.states),
-              static_cast<unsigned long long>(seed));
+              static_cast<long long>(t.waits_granted), static_cast<long long>(t.waits_null),
+              static_cast<long long>(t.unanswered), static_cast<unsigned long long>(seed));
   std::fflush(stdout);
 }
 
