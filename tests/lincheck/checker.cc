@@ -11,13 +11,15 @@
 // as a window [e_lo, e_hi] and narrows it as replies show the key held
 // (E > p) or report its ttl; an expiry is an event the search may place at any
 // point of the window, and must place before any op at or past e_hi.
+// The server's timer may fire late, but it decides a freed key's next holder
+// as of the deadline, so lateness changes no outcome: it only delays when the
+// new holder's lease starts, which the model bounds by that waiter's reply.
 // Waits are two steps: the op enqueues at its point, and later leaves (its
 // timeout, a CLIENT UNBLOCK, a disconnect) or is handed the key by whatever
 // frees it, in the same step, head of the queue first.
 #include "checker.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <sstream>
 #include <unordered_set>
@@ -288,23 +290,14 @@ class KeyChecker {
         bool can_succeed = mine && (m.token == op.token_arg ||
                                     (m.token == 0 && op.token_arg > m.token_floor));
         bool can_fail = !mine || m.token == 0 || m.token != op.token_arg;
-        if (!known || op.value == 1) {
-          if (can_succeed) {
-            Node s = c;
-            if (s.m.token == 0 && !Learn(s, op.token_arg)) {
-              // Not this token after all.
-            } else {
-              bool ok = true;
-              if (op.kind == OpKind::kRenew) {
-                SetDeadline(s.m, p, op.response_us, op.ttl_ms);
-              } else {
-                ok = Free(s, p);
-              }
-              if (ok) {
-                Finish(s, i, p);
-                out->push_back(std::move(s));
-              }
-            }
+        if ((!known || op.value == 1) && can_succeed) {
+          Node s = c;
+          bool ok = s.m.token != 0 || Learn(s, op.token_arg);
+          if (ok && op.kind == OpKind::kRenew) SetDeadline(s.m, p, op.response_us, op.ttl_ms);
+          if (ok && op.kind == OpKind::kRelease) ok = Free(s, p);
+          if (ok) {
+            Finish(s, i, p);
+            out->push_back(std::move(s));
           }
         }
         if ((!known || op.value == 0) && can_fail) break;
