@@ -95,6 +95,21 @@ $(INTEG_TESTS): $(INTEG_OBJS)
 $(ENGINE_BENCH): $(BUILD)/tests/bench/engine_bench.o $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- Linearizability checker (tests/lincheck/): real histories from the
+# server, checked against the contract's lock model. `make test` runs a short
+# pass of it; `make check` runs the long one (scripts/check.sh).
+LINCHECK_SRCS  := $(sort $(wildcard tests/lincheck/*.cc))
+LINCHECK_OBJS  := $(LINCHECK_SRCS:%.cc=$(BUILD)/%.o) $(BUILD)/tests/integration/harness.o
+LINCHECK_TESTS := $(BUILD)/lincheck-tests
+.PHONY: check
+tests: $(LINCHECK_TESTS)
+$(LINCHECK_TESTS): $(LINCHECK_OBJS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
+check: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(LINCHECK_TESTS)
+	@scripts/check.sh
+-include $(LINCHECK_SRCS:%.cc=$(BUILD)/%.d)
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<

@@ -86,5 +86,11 @@ case $client_tests in
     ;;
 esac
 
+# The linearizability checker's short pass (`make check` runs the long one):
+# its unit tests, a few dozen real histories, a few SIGKILL cycles and the
+# broken-model controls, each doctest case counted.
+run_doctest lincheck "$build/lincheck-tests"
+grep -E '^lincheck:' "$log_dir/lincheck.log"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
