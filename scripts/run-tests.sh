@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Counts are doctest test cases, plus one per check of the redis-cli session
 # and one per check of the client-library suites (LOCKD_CLIENT_TESTS=0 leaves
-# them out).
+# them out), and one per fuzz target's short pass (LOCKD_FUZZ_TESTS=0 leaves
+# those out).
 # Exits non-zero when anything failed or a suite could not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -91,6 +92,34 @@ esac
 # broken-model controls, each doctest case counted.
 run_doctest lincheck "$build/lincheck-tests"
 grep -E '^lincheck:' "$log_dir/lincheck.log"
+
+# Fuzz targets (tests/fuzz/): built with clang into build/fuzz/, then each
+# runs over its checked-in corpus (the regressions) and ~15 s of fuzzing;
+# one check per target. LOCKD_FUZZ_TESTS=0 leaves them out and says so.
+if [ "${LOCKD_FUZZ_TESTS:-1}" = 0 ]; then
+  echo "== fuzz targets: not run (LOCKD_FUZZ_TESTS=0)"
+else
+  echo "== fuzz targets (short pass)"
+  fuzz_start=$(date +%s)
+  if ! make --no-print-directory -j"${JOBS:-2}" fuzz-build >"$log_dir/fuzz-build.log" 2>&1; then
+    tail -20 "$log_dir/fuzz-build.log"
+    echo "fuzz targets: the clang build failed ($log_dir/fuzz-build.log); counted as one failure"
+    failed=$((failed + 1))
+  else
+    out=$(scripts/fuzz.sh --short 2>&1)
+    rc=$?
+    echo "$out" | tee "$log_dir/fuzz.log"
+    p=$(grep -c '^ok ' <<<"$out")
+    f=$(grep -c '^not ok ' <<<"$out")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+      echo "fuzz targets: exit code $rc with no failed check; counted as one failure"
+      failed=$((failed + 1))
+    fi
+  fi
+  echo "(fuzz build and short pass: $(($(date +%s) - fuzz_start)) s)"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

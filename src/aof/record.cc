@@ -118,8 +118,9 @@ bool DecodeRecord(const std::vector<std::string_view>& argv, Record* r, std::str
     if (!arity(5)) return false;
     r->type = EqualsIgnoreCase(name, "LOCK.GRANT") ? RecordType::kGrant : RecordType::kExtend;
     r->key = argv[1];
+    // A holder may be empty: SET key "" holds the key with the value "", as
+    // in Redis, and whatever the server acknowledged must replay.
     r->holder = argv[2];
-    if (r->holder.empty()) return Fail(error, "empty holder");
     if (!ParseCount(argv[3], false, &r->token)) return Fail(error, "bad token");
     if (!ParseTime(argv[4], &r->unix_ms)) return Fail(error, "bad deadline");
     return true;

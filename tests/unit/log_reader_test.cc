@@ -381,12 +381,6 @@ TEST_CASE("log reader: a record that does not decode is damage at its start") {
                              "*3\r\n$12\r\nLOCK.RESERVE\r\n$19\r\n9223372036854775808\r\n$1\r\n0\r\n"),
                 log, n, at, at, "bad token limit");
   }
-  SUBCASE("an empty holder") {
-    CheckDamage(
-        InsertBefore(log, n,
-                     "*5\r\n$10\r\nLOCK.GRANT\r\n$1\r\nk\r\n$0\r\n\r\n$1\r\n7\r\n$1\r\n0\r\n"),
-        log, n, at, at, "empty holder");
-  }
   SUBCASE("a free cause 'foo'") {
     CheckDamage(InsertBefore(log, n, "*3\r\n$9\r\nLOCK.FREE\r\n$1\r\nk\r\n$3\r\nfoo\r\n"), log, n,
                 at, at, "bad free cause");
