@@ -71,6 +71,16 @@ UNIT_TESTS  := $(BUILD)/unit-tests
 INTEG_TESTS := $(BUILD)/integration-tests
 ENGINE_BENCH := $(BUILD)/engine-bench
 
+# The abuse clients (tests/abuse/): a binary of their own, beside the
+# integration tests and on the same harness, so that their minutes run under
+# a watchdog of their own (the harness ends any one run after 300 s).
+ABUSE_SRCS  := $(sort $(wildcard tests/abuse/*.cc))
+ABUSE_OBJS  := $(ABUSE_SRCS:%.cc=$(BUILD)/%.o)
+ABUSE_TESTS := $(BUILD)/abuse-tests
+tests: $(ABUSE_TESTS)
+$(ABUSE_TESTS): $(ABUSE_OBJS) $(BUILD)/tests/integration/harness.o
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
+
 .PHONY: all run test bench clean deps tests format
 
 # Where `make run` keeps its log and token file, so the repository root stays clean.
@@ -126,4 +136,5 @@ format:
 clean:
 	rm -rf build
 
+-include $(ABUSE_OBJS:.o=.d)
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(BUILD)/src/main.d $(BUILD)/src/check_aof_main.d

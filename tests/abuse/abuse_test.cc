@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness.h"
+#include "../integration/harness.h"
 
 using namespace lockd_test;
 
