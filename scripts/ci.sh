@@ -142,7 +142,7 @@ run_doctest_tsan() {
 # thread (always and everysec), the rewrite and its background appends, and
 # the restart paths after a crash mid-rewrite. One process per filter, each
 # within the harness's 300 s watchdog.
-TSAN_INTEGRATION=${TSAN_INTEGRATION:-'durability:* crash:* fan-in:* *rewrite*,*everysec*,*kill -9*'}
+TSAN_INTEGRATION=${TSAN_INTEGRATION:-'durability:* crash:* fan-in:* *rewrite*,*everysec*,*kill?-9*'}
 
 part_tsan() {
   local build=build/clang-tsan
