@@ -6,6 +6,8 @@
 #   make test                      g++, -O2            → build/
 #   make test CXX=clang++          clang               → build/clang/
 #   make test SANITIZE=1           ASan + UBSan (+LSan) → build/sanitize/ (or build/clang-sanitize/)
+#   make tests TSAN=1 CXX=clang++  TSan                 → build/clang-tsan/ (scripts/ci.sh runs its part)
+#   scripts/ci.sh                  what CI runs: all of the above, one summary line
 # `make run PORT=7000` or `make run ARGS="--appendfsync everysec"` pass options to the server.
 
 CXX      := $(if $(filter default,$(origin CXX)),g++,$(CXX))
@@ -21,6 +23,25 @@ LDLIBS   := $(LUA_LIBS) -luv -lfmt -lpthread -ldl -lm
 COMPILER_TAG := $(if $(findstring clang,$(CXX)),clang,)
 SANITIZE_TAG := $(if $(filter 1 yes,$(SANITIZE)),sanitize,)
 VARIANT      := $(subst $(eval) ,-,$(strip $(COMPILER_TAG) $(SANITIZE_TAG)))
+# ThreadSanitizer: `make test TSAN=1 CXX=clang++` (or scripts/ci.sh's tsan
+# part) builds into build/clang-tsan/, so its objects never mix with the
+# others. It checks the threads beside the loop: the log writer's sync thread,
+# the background jobs (BackgroundSync) and the rewrite. Not with SANITIZE=1:
+# TSan and ASan cannot share one process.
+TSAN_TAG := $(if $(filter 1 yes,$(TSAN)),tsan,)
+ifneq ($(TSAN_TAG),)
+ifneq ($(SANITIZE_TAG),)
+$(error TSAN=1 and SANITIZE=1 cannot be combined: ThreadSanitizer and AddressSanitizer exclude each other)
+endif
+VARIANT := $(subst $(eval) ,-,$(strip $(VARIANT) $(TSAN_TAG)))
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+CXXFLAGS += $(TSAN_FLAGS)
+LDFLAGS  += $(TSAN_FLAGS)
+ifeq ($(COMPILER_TAG),)
+CXXFLAGS += -Wno-maybe-uninitialized
+endif
+endif
+
 BUILD        ?= $(if $(VARIANT),build/$(VARIANT),build)
 
 ifneq ($(SANITIZE_TAG),)
@@ -49,6 +70,16 @@ CHECK_AOF   := $(BUILD)/lockd-check-aof
 UNIT_TESTS  := $(BUILD)/unit-tests
 INTEG_TESTS := $(BUILD)/integration-tests
 ENGINE_BENCH := $(BUILD)/engine-bench
+
+# The abuse clients (tests/abuse/): a binary of their own, beside the
+# integration tests and on the same harness, so that their minutes run under
+# a watchdog of their own (the harness ends any one run after 300 s).
+ABUSE_SRCS  := $(sort $(wildcard tests/abuse/*.cc))
+ABUSE_OBJS  := $(ABUSE_SRCS:%.cc=$(BUILD)/%.o)
+ABUSE_TESTS := $(BUILD)/abuse-tests
+tests: $(ABUSE_TESTS)
+$(ABUSE_TESTS): $(ABUSE_OBJS) $(BUILD)/tests/integration/harness.o
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
 
 .PHONY: all run test bench clean deps tests format
 
@@ -160,4 +191,5 @@ format:
 clean:
 	rm -rf build
 
+-include $(ABUSE_OBJS:.o=.d)
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(BUILD)/src/main.d $(BUILD)/src/check_aof_main.d

@@ -26,6 +26,10 @@
 #   BENCH_STALL_LOCKS=1000000  BENCH_STALL_KEY_BYTES=1048576   the stalls section's loads:
 #                           connections at once, a pipeline's length, one argument's size,
 #                           leases rewritten, and the key size acquired during that rewrite
+#   BENCH_STALL_SLOW=5  BENCH_STALL_HOGS=4  BENCH_STALL_WAITERS=2000  BENCH_STALL_GARBAGE=100000
+#   BENCH_STALL_EXPIRE=1000000   the abuse stalls: slowloris connections (one byte per 100 ms),
+#                           clients that never read, waiters in the disconnect storm, garbage
+#                           connections, and leases expiring at once
 #   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine   a subset
 #                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
 #                           commands Redis lock clients send, SET NX PX and EVALSHA, to both)
@@ -72,6 +76,14 @@ ST_COMMANDS=${BENCH_STALL_COMMANDS:-$d_st_cmds}
 ST_BYTES=${BENCH_STALL_BYTES:-$d_st_bytes}
 ST_LOCKS=${BENCH_STALL_LOCKS:-$d_st_locks}
 ST_KEY_BYTES=${BENCH_STALL_KEY_BYTES:-1048576}
+# The abuse stalls (their own block): BENCH_QUICK scales the counts down.
+if [ "$QUICK" = 1 ]; then d_st_garbage=10000 d_st_expire=100000 d_st_waiters=500; else
+  d_st_garbage=100000 d_st_expire=1000000 d_st_waiters=2000; fi
+ST_SLOW=${BENCH_STALL_SLOW:-5}
+ST_HOGS=${BENCH_STALL_HOGS:-4}
+ST_WAITERS=${BENCH_STALL_WAITERS:-$d_st_waiters}
+ST_GARBAGE=${BENCH_STALL_GARBAGE:-$d_st_garbage}
+ST_EXPIRE=${BENCH_STALL_EXPIRE:-$d_st_expire}
 ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
@@ -86,7 +98,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 section() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS \
-    REWRITE_LOCKS ST_CONNS ST_COMMANDS ST_BYTES ST_LOCKS ST_KEY_BYTES; do
+    REWRITE_LOCKS ST_CONNS ST_COMMANDS ST_BYTES ST_LOCKS ST_KEY_BYTES \
+    ST_SLOW ST_HOGS ST_WAITERS ST_GARBAGE ST_EXPIRE; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
@@ -754,6 +767,12 @@ stall_case() {
     pipeline) extra="$(kv "$out" commands) replies in $(fmt "$(kv "$out" load_secs)" 2) s" ;;
     bigarg) extra="reply $(kv "$out" reply), upload $(fmt "$(kv "$out" upload_secs)" 2) s" ;;
     rewrite) extra="$(kv "$out" big_keys) big keys during a $(fmt "$(kv "$out" rewrite_secs)" 2) s rewrite, status $(kv "$out" status)" ;;
+    slowloris) extra="$(kv "$out" answered)/$(kv "$out" slow_conns) answered after $(fmt "$(kv "$out" trickle_secs)" 1) s" ;;
+    never-read) extra="$(kv "$out" sent_mb) MB sent; closed $(kv "$out" closed), stalled $(kv "$out" stalled), all sent $(kv "$out" completed)" ;;
+    blocked-streaming) extra="$(kv "$out" streamed_mb) MB streamed, then $(kv "$out" outcome)" ;;
+    waiters-storm) extra="$(kv "$out" waiters) waiters gone $(fmt "$(kv "$out" storm_secs)" 2) s after the storm, $(kv "$out" waiters_left) left" ;;
+    garbage) extra="$(kv "$out" answered)/$(kv "$out" garbage_conns) answered, $(fmt "$(kv "$out" conns_per_sec)" 0) conns/s" ;;
+    mass-expiry) extra="load $(fmt "$(kv "$out" load_secs)" 1) s, $(fmt "$(kv "$out" slack_secs)" 1) s to spare; all gone $(fmt "$(kv "$out" emptied_secs)" 2) s past the deadline" ;;
   esac
   printf '  %-5s %-44s PING max %8.2f  p99 %7.2f ms (%s pings, worst %.2f s in); RSS peak %s MB; %s\n' \
     "$side" "$label" "$(kv "$out" st_max_ms)" "$(kv "$out" st_p99_ms)" "$(kv "$out" st_pings)" \
@@ -770,12 +789,30 @@ if section stalls; then
   echo "   (c) EXISTS with one $((ST_BYTES / 1048576)) MB argument;"
   echo "   (d) BGREWRITEAOF of $ST_LOCKS leases (appendonly yes, everysec) while the other client keeps"
   echo "       acquiring leases on $((ST_KEY_BYTES / 1024)) KB keys (ttl 5 s, at most 400) until it is over."
+  echo "   (e) $ST_SLOW connections each send a lock command one byte per 100 ms;"
+  echo "   (f) $ST_HOGS clients pipeline ECHOs of 4 KB and never read (64 MB each at most);"
+  echo "   (g) a client blocked in LOCK.ACQUIRE ... WAIT (BLPOP on redis) streams 64 MB of PINGs;"
+  echo "   (h) $ST_WAITERS clients wait on one held key (BLPOP on redis), then all disconnect at once;"
+  echo "   (i) $ST_GARBAGE connections, 64 at a time, each send up to 2 KB of random bytes;"
+  echo "   (j) $ST_EXPIRE leases (SET NX PX on redis) loaded to end at one deadline, until all are gone."
   for side in lockd redis; do
     dir="$TMP/$side-stalls"
     start_server "$side" "$dir"
     stall_case "$side" conns "(a) $ST_CONNS connections at once" --conns "$ST_CONNS"
     stall_case "$side" pipeline "(b) $ST_COMMANDS-command pipeline" --commands "$ST_COMMANDS"
     stall_case "$side" bigarg "(c) one $((ST_BYTES / 1048576)) MB argument" --bytes "$ST_BYTES"
+    stop_server "$side"
+    [ "$KEEP" = 1 ] || rm -rf "$dir"
+    # The abuse kinds, each on a fresh server (waiters block in BLPOP on Redis).
+    dir="$TMP/$side-stalls-abuse"
+    start_server "$side" "$dir"
+    stall_case "$side" slowloris "(e) $ST_SLOW slowloris, 1 byte/100 ms" --slow-conns "$ST_SLOW"
+    stall_case "$side" never-read "(f) $ST_HOGS clients that never read" --hogs "$ST_HOGS"
+    stall_case "$side" blocked-streaming "(g) a blocked client streaming input"
+    stall_case "$side" waiters-storm "(h) $ST_WAITERS waiters, disconnect storm" --waiters "$ST_WAITERS"
+    stall_case "$side" garbage "(i) garbage on $ST_GARBAGE connections" --garbage-conns "$ST_GARBAGE"
+    stall_case "$side" mass-expiry "(j) $ST_EXPIRE leases expiring at once" --leases "$ST_EXPIRE" \
+      --expire-lead $((ST_EXPIRE / 40000 + 4))
     stop_server "$side"
     [ "$KEEP" = 1 ] || rm -rf "$dir"
     if [ "$side" = lockd ] && [ $AOF_OK != 1 ]; then
@@ -922,7 +959,10 @@ if section rewrite && [ $AOF_OK = 1 ]; then
 fi
 if section stalls; then
   for c in "conns:(a) $ST_CONNS connections at once" "pipeline:(b) $ST_COMMANDS-command pipeline" \
-      "bigarg:(c) one $((ST_BYTES / 1048576)) MB argument" "rewrite:(d) BGREWRITEAOF + big keys"; do
+      "bigarg:(c) one $((ST_BYTES / 1048576)) MB argument" "rewrite:(d) BGREWRITEAOF + big keys" \
+      "slowloris:(e) slowloris" "never-read:(f) clients that never read" \
+      "blocked-streaming:(g) a blocked client streaming" "waiters-storm:(h) waiters, disconnect storm" \
+      "garbage:(i) garbage connections" "mass-expiry:(j) $ST_EXPIRE leases expiring at once"; do
     key=${c%%:*} label=${c#*:}
     row "PING max, $label" "${R[st:$key:st_max_ms,lockd]:-nan}" "${R[st:$key:st_max_ms,redis]:-nan}" \
       ms 2 "<=" 50 lockd "50 ms"

@@ -10,7 +10,9 @@ Subcommands (each prints key=value lines on stdout for bench.sh to read):
   rewrite --port P ...          BGREWRITEAOF while a second connection times PINGs, until
                                 INFO shows no rewrite in progress or scheduled
   aofstat --dir D               the records of the append-only log(s) under D, by command
-  stall --port P --case C ...   one client's load (case C: conns, pipeline, bigarg, rewrite)
+  stall --port P --case C ...   one client's load (case C: conns, pipeline, bigarg, rewrite,
+                                and the abuse kinds: slowloris, never-read, blocked-streaming,
+                                waiters-storm, garbage, mass-expiry)
                                 run in a child process while a second connection times
                                 PINGs back to back; PING max and p99 over the case, peak RSS
   stallload --port P --case C   that load alone (the child of `stall`)
@@ -632,8 +634,258 @@ def stall_rewrite(args):
                 big_keys=acquired[0], status=persistence(admin).get("aof_last_bgrewrite_status", "?"))
 
 
+# ---------------------------------------------------------------------------
+# Abuse stalls: what a misbehaving client costs everybody else. Each has a
+# counterpart on Redis where Redis has the same abuse (waiters block in BLPOP
+# there; mass expiry is of PX keys on both sides).
+
+def raw_connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def reset_close(s):
+    """Closes with a reset, so this side keeps no TIME_WAIT entry."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+
+
+def lock_command(kind, key, holder, ttl_ms, wait_s=None):
+    """The acquire each side blocks in: LOCK.ACQUIRE ... WAIT, or BLPOP."""
+    if kind == "lockd":
+        if wait_s is None:
+            return resp("LOCK.ACQUIRE", key, holder, ttl_ms)
+        return resp("LOCK.ACQUIRE", key, holder, ttl_ms, "WAIT", int(wait_s * 1000))
+    if wait_s is None:
+        return resp("SET", key, holder, "NX", "PX", ttl_ms)
+    return resp("BLPOP", key, int(wait_s))
+
+
+def blocked_count(admin):
+    return int(admin.info().get("blocked_clients", "-1"))
+
+
+def wait_until(cond, timeout, what):
+    until = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > until:
+            warn("%s: not reached within %gs" % (what, timeout))
+            raise SystemExit(1)
+        time.sleep(0.02)
+
+
+def stall_slowloris(args):
+    """args.slow_conns connections each send one command one byte per
+    args.byte_ms ms, then read its reply."""
+    conns = [raw_connect(args.port) for _ in range(args.slow_conns)]
+    cmds = [lock_command(args.kind, "slow:%d" % i, "holder", 600000) for i in range(len(conns))]
+    start = time.monotonic()
+    for b in range(max(len(c) for c in cmds)):
+        for s, c in zip(conns, cmds):
+            if b < len(c):
+                s.sendall(c[b:b + 1])
+        time.sleep(args.byte_ms / 1000.0)
+    answered = 0
+    for s in conns:
+        got = b""
+        while not got.endswith(b"\r\n"):
+            data = s.recv(256)
+            if not data:
+                break
+            got += data
+        answered += got[:1] in (b":", b"+")
+        s.close()
+    return dict(slow_conns=len(conns), answered=answered, bytes_each=len(cmds[0]),
+                trickle_secs=time.monotonic() - start)
+
+
+def stall_neverread(args):
+    """args.hogs clients send pipelined ECHOs of 4 KB and never read, each
+    until args.hog_bytes are sent, the server closes it, or it takes nothing
+    for 3 s."""
+    batch = resp("ECHO", b"e" * 4096) * 64
+    hogs = []
+    for _ in range(args.hogs):
+        s = raw_connect(args.port)
+        s.setblocking(False)
+        hogs.append([s, 0, "sending", time.monotonic()])
+    start = time.monotonic()
+    while any(h[2] == "sending" for h in hogs) and time.monotonic() - start < args.timeout:
+        progressed = False
+        for h in hogs:
+            if h[2] != "sending":
+                continue
+            try:
+                n = h[0].send(batch[h[1] % len(batch):])
+                h[1] += n
+                h[3] = time.monotonic()
+                progressed = True
+                if h[1] >= args.hog_bytes:
+                    h[2] = "done"
+            except BlockingIOError:
+                if time.monotonic() - h[3] > 3.0:
+                    h[2] = "stalled"
+            except OSError:
+                h[2] = "closed"
+        if not progressed:
+            time.sleep(0.005)
+    out = dict(hogs=len(hogs), sent_mb=sum(h[1] for h in hogs) // 1048576,
+               closed=sum(h[2] == "closed" for h in hogs),
+               stalled=sum(h[2] == "stalled" for h in hogs),
+               completed=sum(h[2] == "done" for h in hogs))
+    for h in hogs:
+        h[0].close()
+    return out
+
+
+def stall_blocked(args):
+    """A client blocked in LOCK.ACQUIRE ... WAIT (BLPOP on Redis) streams
+    pipelined PINGs behind it: args.stream_bytes, or until the server closes
+    it or stops reading for 3 s."""
+    admin = Conn(args.port)
+    holder_conn = Conn(args.port)
+    if args.kind == "lockd":
+        holder_conn.call("LOCK.ACQUIRE", "hot", "holder", 600000)
+    s = raw_connect(args.port)
+    base = blocked_count(admin)
+    s.sendall(lock_command(args.kind, "hot", "waiter", 600000, wait_s=600))
+    wait_until(lambda: blocked_count(admin) == base + 1, 10, "the client blocking")
+    s.setblocking(False)
+    chunk = resp("PING") * 65536
+    sent, outcome, last = 0, "completed", time.monotonic()
+    while sent < args.stream_bytes:
+        try:
+            sent += s.send(chunk[sent % len(chunk):])
+            last = time.monotonic()
+        except BlockingIOError:
+            if time.monotonic() - last > 3.0:
+                outcome = "stalled"
+                break
+            time.sleep(0.002)
+        except OSError:
+            outcome = "closed"
+            break
+    s.close()
+    wait_until(lambda: blocked_count(admin) == base, 10, "the blocked client leaving")
+    holder_conn.close()
+    admin.close()
+    return dict(streamed_mb=sent // 1048576, outcome=outcome)
+
+
+def stall_waiters(args):
+    """args.waiters clients block on one held key (BLPOP on one list on
+    Redis), then all disconnect at once; done when none is blocked."""
+    admin = Conn(args.port)
+    holder_conn = Conn(args.port)
+    if args.kind == "lockd":
+        holder_conn.call("LOCK.ACQUIRE", "storm", "holder", 600000)
+    base = blocked_count(admin)
+    socks = []
+    for i in range(args.waiters):
+        s = raw_connect(args.port)
+        s.sendall(lock_command(args.kind, "storm", "w%d" % i, 600000, wait_s=600))
+        socks.append(s)
+    wait_until(lambda: blocked_count(admin) == base + len(socks), 60, "every waiter blocking")
+    storm = time.monotonic()
+    for s in socks:
+        reset_close(s)
+    wait_until(lambda: blocked_count(admin) == base, 60, "the waiters leaving")
+    gone = time.monotonic() - storm
+    if args.kind == "lockd":
+        info = holder_conn.call("LOCK.INFO", "storm")
+        left = info[info.index("waiters") + 1] if isinstance(info, list) else -1
+    else:
+        left = 0
+    holder_conn.close()
+    admin.close()
+    return dict(waiters=len(socks), storm_secs=gone, waiters_left=left)
+
+
+def stall_garbage(args):
+    """args.garbage_conns connections, 64 at a time, each sends up to 2 KB of
+    random bytes (some shaped like broken RESP), half-closes, and waits for
+    the server's answer or close."""
+    import random
+    import selectors
+    rng = random.Random(args.seed)
+
+    def garbage():
+        shape = rng.randrange(5)
+        g = b""
+        if shape == 1:
+            g = b"*%d\r\n" % rng.randrange(-2 ** 31, 2 ** 31)
+        elif shape == 2:
+            g = b"*3\r\n$%d\r\n" % rng.randrange(100000)
+        elif shape == 3:
+            g = b"*2\r\n$4\r\nPING\r\n$-%d\r\n" % rng.randrange(10)
+        elif shape == 4:
+            g = b" ".join(b"%d" % rng.getrandbits(32) for _ in range(4)) + b"\r\n"
+        n = 1 + rng.randrange(2048)
+        return g + rng.randbytes(max(0, n - len(g)))
+
+    answered = errors = 0
+    start = time.monotonic()
+    for lo in range(0, args.garbage_conns, 64):
+        sel = selectors.DefaultSelector()
+        socks = []
+        for _ in range(min(64, args.garbage_conns - lo)):
+            try:
+                s = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            except OSError:
+                errors += 1
+                continue
+            try:
+                s.sendall(garbage())
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # closed by the server already: an answer too
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+            socks.append(s)
+        pending = len(socks)
+        until = time.monotonic() + 10
+        while pending and time.monotonic() < until:
+            for key, _ in sel.select(timeout=0.5):
+                sel.unregister(key.fileobj)
+                pending -= 1
+                answered += 1
+        for s in socks:
+            reset_close(s)
+        sel.close()
+    secs = time.monotonic() - start
+    return dict(garbage_conns=args.garbage_conns, answered=answered, connect_errors=errors,
+                conns_per_sec=args.garbage_conns / secs)
+
+
+def stall_massexpiry(args):
+    """args.leases leases (SET NX PX on Redis) all ending at one deadline
+    args.expire_lead seconds after the load starts; done when they are gone."""
+    admin = Conn(args.port)
+    keys0 = admin.call("DBSIZE")
+    deadline = time.monotonic() + args.expire_lead
+    load_secs, _, _ = pipe_load(args.port, args.kind, args.leases,
+                                lambda: max(1, int((deadline - time.monotonic()) * 1000)))
+    slack = deadline - time.monotonic()
+    wait_until(lambda: admin.call("DBSIZE") <= keys0, args.expire_lead + 120, "every lease expiring")
+    emptied = time.monotonic() - deadline
+    admin.close()
+    return dict(leases=args.leases, load_secs=load_secs, slack_secs=slack, emptied_secs=emptied)
+
+
 STALL_CASES = {"conns": stall_conns, "pipeline": stall_pipeline, "bigarg": stall_bigarg,
-               "rewrite": stall_rewrite}
+               "rewrite": stall_rewrite, "slowloris": stall_slowloris,
+               "never-read": stall_neverread, "blocked-streaming": stall_blocked,
+               "waiters-storm": stall_waiters, "garbage": stall_garbage,
+               "mass-expiry": stall_massexpiry}
 
 
 def cmd_stallload(args):
@@ -900,6 +1152,21 @@ def main():
         p.add_argument("--big-max", type=int, default=400,
                        help="rewrite: at most this many such leases")
         p.add_argument("--big-ttl", type=int, default=5000, help="rewrite: their ttl in ms")
+        p.add_argument("--slow-conns", type=int, default=5, help="slowloris: connections")
+        p.add_argument("--byte-ms", type=float, default=100.0,
+                       help="slowloris: ms between one byte and the next")
+        p.add_argument("--hogs", type=int, default=4, help="never-read: clients")
+        p.add_argument("--hog-bytes", type=int, default=64 * 1024 * 1024,
+                       help="never-read: bytes each sends at most")
+        p.add_argument("--stream-bytes", type=int, default=64 * 1024 * 1024,
+                       help="blocked-streaming: bytes streamed behind the block")
+        p.add_argument("--waiters", type=int, default=2000, help="waiters-storm: waiters")
+        p.add_argument("--garbage-conns", type=int, default=100000,
+                       help="garbage: connections")
+        p.add_argument("--seed", type=int, default=1, help="garbage: random seed")
+        p.add_argument("--leases", type=int, default=1000000, help="mass-expiry: leases")
+        p.add_argument("--expire-lead", type=float, default=8.0,
+                       help="mass-expiry: seconds from the load's start to the deadline")
         p.add_argument("--lead", type=float, default=0.5,
                        help="rewrite: seconds of big keys before BGREWRITEAOF")
         if name == "stall":
