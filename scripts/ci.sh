@@ -182,6 +182,12 @@ part_tsan() {
   [ "$tsan_f" -eq 0 ]
 }
 
+# .ci/run runs the plain part itself, as `make test` (the README's test
+# command), and hands over its output: its counts join the totals here.
+if [ -n "${CI_PLAIN_LOG:-}" ]; then
+  add_counts plain "${CI_PLAIN_SECS:-0}" "$CI_PLAIN_LOG"
+fi
+
 for part in ${parts//,/ }; do
   case $part in
     plain) run_part plain make --no-print-directory test ;;
