@@ -125,25 +125,25 @@ std::string ReadFields(const std::string& body, unsigned wanted, Fields* f) {
   simdjson::dom::element doc;
   // simdjson checks UTF-8 as it parses: a body that is not UTF-8 is refused.
   if (auto err = parser.parse(body).get(doc); err) {
-    return fmt::format("invalid JSON body: {}", simdjson::error_message(err));
+    return fmt::format(fmt::runtime(errors::kHttpBadJsonFormat), simdjson::error_message(err));
   }
   simdjson::dom::object obj;
-  if (doc.get_object().get(obj)) return "the body must be a JSON object";
+  if (doc.get_object().get(obj)) return errors::kHttpNotObject;
   auto string_field = [&](const char* name, std::string* out) -> std::string {
     simdjson::dom::element e;
-    if (obj[name].get(e)) return fmt::format("missing field '{}'", name);
+    if (obj[name].get(e)) return fmt::format(fmt::runtime(errors::kHttpMissingFieldFormat), name);
     std::string_view s;
-    if (e.get_string().get(s)) return fmt::format("field '{}' must be a string", name);
-    if (s.empty()) return fmt::format("field '{}' must not be empty", name);
+    if (e.get_string().get(s)) return fmt::format(fmt::runtime(errors::kHttpNotStringFormat), name);
+    if (s.empty()) return fmt::format(fmt::runtime(errors::kHttpEmptyFieldFormat), name);
     *out = s;
     return "";
   };
   auto int_field = [&](const char* name, int64_t* out, bool optional, int64_t min,
                        const char* what) -> std::string {
     simdjson::dom::element e;
-    if (obj[name].get(e)) return optional ? "" : fmt::format("missing field '{}'", name);
+    if (obj[name].get(e)) return optional ? "" : fmt::format(fmt::runtime(errors::kHttpMissingFieldFormat), name);
     int64_t v = 0;
-    if (e.get_int64().get(v) || v < min) return fmt::format("field '{}' must be {}", name, what);
+    if (e.get_int64().get(v) || v < min) return fmt::format(fmt::runtime(errors::kHttpBadNumberFormat), name, what);
     *out = v;
     return "";
   };
@@ -193,13 +193,13 @@ bool HttpExchange::Step(std::string_view input, MonoTime now, const ExecuteFn& e
       session_->out.Append("HTTP/1.1 100 Continue\r\n\r\n");
       return *consumed > 0;
     case HttpRequestReader::Result::kBodyTooLarge:
-      Fail(413, fmt::format("request body larger than {} bytes", kMaxBodyBytes), false);
+      Fail(413, fmt::format(fmt::runtime(errors::kHttpBodyTooLargeFormat), kMaxBodyBytes), false);
       return false;
     case HttpRequestReader::Result::kHeadersTooLarge:
-      Fail(431, "request headers too large", false);
+      Fail(431, errors::kHttpHeadersTooLarge, false);
       return false;
     case HttpRequestReader::Result::kBadRequest:
-      Fail(400, fmt::format("bad HTTP request: {}", reader_.error()), false);
+      Fail(400, fmt::format(fmt::runtime(errors::kHttpBadRequestFormat), reader_.error()), false);
       return false;
     case HttpRequestReader::Result::kRequest:
       Dispatch(reader_.request(), now, execute);
@@ -229,7 +229,7 @@ void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteF
   http_parser_url_init(&u);
   if (http_parser_parse_url(request.url.data(), request.url.size(), 0, &u) != 0 ||
       !(u.field_set & (1 << UF_PATH))) {
-    return Fail(400, "invalid request target", keep_alive);
+    return Fail(400, errors::kHttpBadTarget, keep_alive);
   }
   std::string_view url = request.url;
   std::string_view path = url.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
@@ -256,16 +256,16 @@ void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteF
   } else if (path == "/healthz") {
     route = Route::kHealth;
   } else {
-    return Fail(404, "no such endpoint", keep_alive);
+    return Fail(404, errors::kHttpNoEndpoint, keep_alive);
   }
   bool post = route == Route::kAcquire || route == Route::kRenew || route == Route::kRelease;
   if (request.method != (post ? HTTP_POST : HTTP_GET)) {
-    return Fail(405, fmt::format("method {} not allowed", http_method_str(request.method)),
+    return Fail(405, fmt::format(fmt::runtime(errors::kHttpMethodFormat), http_method_str(request.method)),
                 keep_alive, post ? "Allow: POST\r\n" : "Allow: GET\r\n");
   }
   // A health check answers load balancers, which hold no password.
   if (route != Route::kHealth && !Authorized(request)) {
-    return Fail(401, "authentication required", keep_alive,
+    return Fail(401, errors::kHttpAuthRequired, keep_alive,
                 "WWW-Authenticate: Bearer realm=\"lockd\"\r\n");
   }
   session_->authenticated = true;
@@ -314,13 +314,13 @@ void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteF
         query.remove_prefix(std::min(query.size(), param.size() + 1));
         if (param.starts_with("key=")) {
           if (!PercentDecode(param.substr(4), true, &p.key)) {
-            return Fail(400, "query parameter 'key' is not validly percent-encoded", keep_alive);
+            return Fail(400, errors::kHttpBadKeyParam, keep_alive);
           }
           found = true;
         }
       }
       if (!found || p.key.empty()) {
-        return Fail(400, "missing query parameter 'key'", keep_alive);
+        return Fail(400, errors::kHttpMissingKeyParam, keep_alive);
       }
       p.kind = Kind::kFence;
       std::string key = p.key;
@@ -328,7 +328,7 @@ void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteF
     }
     case Route::kLocks: {
       if (!PercentDecode(path.substr(kLocksPrefix.size()), false, &p.key)) {
-        return Fail(400, "the key in the path is not validly percent-encoded", keep_alive);
+        return Fail(400, errors::kHttpBadKeyPath, keep_alive);
       }
       p.kind = Kind::kInfo;
       std::string key = p.key;
@@ -360,7 +360,12 @@ void HttpExchange::Run(Pending pending, std::vector<std::string> argv, MonoTime 
 }
 
 void HttpExchange::FinishPending(MonoTime now) {
-  if (pending_.kind == Kind::kNone || session_->blocked() || replies_.empty()) return;
+  if (pending_.kind == Kind::kNone) {
+    // No request asked for it: nothing a client could be shown.
+    replies_.Clear();
+    return;
+  }
+  if (session_->blocked() || replies_.empty()) return;
   Answer(now);
 }
 
@@ -385,14 +390,14 @@ void HttpExchange::Answer(MonoTime now) {
   replies_.Clear();
   RespValue v;
   size_t pos = 0;
-  if (!DecodeResp(bytes, &pos, &v)) return Fail(500, "unexpected reply", p.keep_alive);
+  if (!DecodeResp(bytes, &pos, &v)) return Fail(500, errors::kHttpUnexpectedReply, p.keep_alive);
   if (v.type == '-') return Fail(StatusOfError(v.text), v.text, p.keep_alive);
   std::string key = JsonQuote(p.key);
   switch (p.kind) {
     case Kind::kNone:
       return;
     case Kind::kAcquire:
-      if (v.type != ':') return Fail(409, "the lock is held by another holder", p.keep_alive);
+      if (v.type != ':') return Fail(409, errors::kHttpHeld, p.keep_alive);
       p.token = v.integer;
       return Respond(200,
                      fmt::format("{{\"key\":{},\"holder\":{},\"token\":{},\"expires_at_unix_ms\":{}}}",
@@ -400,7 +405,7 @@ void HttpExchange::Answer(MonoTime now) {
                      p.keep_alive);
     case Kind::kRenew:
       if (v.integer != 1) {
-        return Fail(409, "the lock is not held by that holder and token", p.keep_alive);
+        return Fail(409, errors::kHttpNotHolder, p.keep_alive);
       }
       return Respond(200,
                      fmt::format("{{\"key\":{},\"holder\":{},\"token\":{},\"expires_at_unix_ms\":{}}}",
@@ -408,7 +413,7 @@ void HttpExchange::Answer(MonoTime now) {
                      p.keep_alive);
     case Kind::kRelease:
       if (v.integer != 1) {
-        return Fail(409, "the lock is not held by that holder and token", p.keep_alive);
+        return Fail(409, errors::kHttpNotHolder, p.keep_alive);
       }
       return Respond(200,
                      fmt::format("{{\"key\":{},\"holder\":{},\"token\":{},\"released\":true}}", key,
@@ -422,7 +427,7 @@ void HttpExchange::Answer(MonoTime now) {
       return Respond(200, fmt::format("{{\"key\":{},\"held\":true,\"token\":{}}}", key, v.integer),
                      p.keep_alive);
     case Kind::kInfo: {
-      if (v.type == '_') return Fail(404, "the lock is not held", p.keep_alive);
+      if (v.type == '_') return Fail(404, errors::kHttpNotHeld, p.keep_alive);
       std::string holder;
       int64_t token = 0, ttl_ms = 0, waiters = 0;
       for (size_t i = 0; i + 1 < v.items.size(); i += 2) {
