@@ -185,6 +185,11 @@ void HttpExchange::Fail(int status, std::string_view message, bool keep_alive,
 bool HttpExchange::Step(std::string_view input, MonoTime now, const ExecuteFn& execute,
                         size_t* consumed) {
   HttpRequestReader::Result r = reader_.Read(input, consumed);
+  if (r == HttpRequestReader::Result::kRequest || !reader_.in_request()) {
+    request_started_ = MonoTime{0};
+  } else if (request_started_.us == 0) {
+    request_started_ = now;
+  }
   switch (r) {
     case HttpRequestReader::Result::kNeedMore:
       return false;
@@ -206,6 +211,11 @@ bool HttpExchange::Step(std::string_view input, MonoTime now, const ExecuteFn& e
       return true;
   }
   return false;
+}
+
+void HttpExchange::TimeOut() {
+  request_started_ = MonoTime{0};
+  Fail(408, errors::kHttpRequestTimeout, false);
 }
 
 bool HttpExchange::Authorized(const Request& request) const {

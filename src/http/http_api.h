@@ -27,6 +27,10 @@ namespace lockd::http {
 
 // Larger request bodies are refused with 413.
 inline constexpr size_t kMaxBodyBytes = 1024 * 1024;
+// A request must arrive whole within this long of its first byte; past it
+// the connection is answered 408 and closed, so that clients that trickle
+// headers (slowloris) cannot hold connection slots for ever.
+inline constexpr int64_t kRequestTimeoutMicros = 10'000'000;
 
 // Runs one command for the session, as the network layer runs RESP ones.
 using ExecuteFn = std::function<void(const std::vector<std::string_view>& argv)>;
@@ -50,6 +54,13 @@ class HttpExchange {
   void FinishPending(MonoTime now);
 
   bool pending() const { return pending_.kind != Kind::kNone; }
+
+  // A request has been arriving for longer than kRequestTimeoutMicros.
+  bool RequestOverdue(MonoTime now) const {
+    return request_started_.us != 0 && now.us - request_started_.us >= kRequestTimeoutMicros;
+  }
+  // Answers 408 and marks the session to close once it is sent.
+  void TimeOut();
 
  private:
   enum class Kind { kNone, kAcquire, kRenew, kRelease, kFence, kInfo };
@@ -79,6 +90,7 @@ class HttpExchange {
   HttpRequestReader reader_;
   OutputBuffer replies_;
   Pending pending_;
+  MonoTime request_started_{0};  // the first byte of the incomplete request; 0: none
 };
 
 }  // namespace lockd::http

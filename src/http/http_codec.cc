@@ -74,6 +74,7 @@ HttpRequestReader::Result HttpRequestReader::Read(std::string_view input, size_t
 
 int HttpRequestReader::OnMessageBegin(http_parser* p) {
   HttpRequestReader* r = ReaderOf(p);
+  r->in_request_ = true;
   r->request_.Clear();
   r->field_.clear();
   r->value_.clear();
@@ -159,6 +160,7 @@ int HttpRequestReader::OnBody(http_parser* p, const char* at, size_t len) {
 int HttpRequestReader::OnMessageComplete(http_parser* p) {
   HttpRequestReader* r = ReaderOf(p);
   r->complete_ = true;
+  r->in_request_ = false;
   // One request at a time: the next waits until this one is answered (it
   // may wait for a lock), as pipelined RESP commands do.
   http_parser_pause(p, 1);
@@ -175,6 +177,7 @@ const char* Reason(int status) {
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";

@@ -50,6 +50,8 @@ class HttpRequestReader {
   Result Read(std::string_view input, size_t* consumed);
   const Request& request() const { return request_; }
   const char* error() const { return error_; }
+  // Bytes of a request that is not complete yet have been read.
+  bool in_request() const { return in_request_; }
 
  private:
   static int OnMessageBegin(http_parser* p);
@@ -70,6 +72,7 @@ class HttpRequestReader {
   bool in_value_ = false;
   bool keep_value_ = false;
   bool complete_ = false;
+  bool in_request_ = false;
   bool headers_done_ = false;
   bool continue_reported_ = false;
   bool too_large_ = false;

@@ -1052,7 +1052,7 @@ void Server::UpdateCron() {
   // With the log on, the cron also wakes an idle loop so that everysec
   // syncs and retries of failed writes happen without traffic.
   bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0 ||
-                                config_.appendonly);
+                                config_.appendonly || config_.http_port != 0);
   if (needed == cron_active_) return;
   if (needed) {
     uv_timer_start(&cron_, OnCron, 1000, 1000);
@@ -1078,6 +1078,18 @@ void Server::OnCron(uv_timer_t* timer) {
   for (Connection* c : idle) {
     Log(LogLevel::kVerbose, "Closing idle client id={} addr={}", c->session.id, c->session.addr);
     self->Close(c);
+  }
+  // HTTP clients whose request has been arriving for too long (slowloris).
+  for (auto& [id, c] : self->clients_) {
+    if (!c->http || c->closing || c->session.close_after_reply ||
+        !c->http->RequestOverdue(now)) {
+      continue;
+    }
+    Log(LogLevel::kVerbose, "Closing HTTP client id={} addr={}: request not complete in time",
+        c->session.id, c->session.addr);
+    c->http->TimeOut();
+    c->input.Clear();
+    self->ScheduleFlush(c);
   }
 }
 

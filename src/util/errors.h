@@ -195,6 +195,7 @@ inline constexpr const char* kHttpNotHeld = "the lock is not held";
 inline constexpr const char* kHttpUnexpectedReply = "unexpected reply";
 inline constexpr const char* kHttpBodyTooLargeFormat = "request body larger than {} bytes";
 inline constexpr const char* kHttpHeadersTooLarge = "request headers too large";
+inline constexpr const char* kHttpRequestTimeout = "the request did not arrive in time";
 inline constexpr const char* kHttpBadRequestFormat = "bad HTTP request: {}";
 inline constexpr const char* kHttpBadJsonFormat = "invalid JSON body: {}";
 inline constexpr const char* kHttpNotObject = "the body must be a JSON object";
