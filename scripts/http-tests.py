@@ -549,6 +549,7 @@ def test_waits_and_fifo(srv):
 
 def test_durability():
     d = tempfile.mkdtemp(prefix="lockd-http-dur-")
+    srv = None
     try:
         srv = Server(["--appendonly", "yes", "--appendfsync", "always"], directory=d)
         s, _, b = post(srv, "/v1/acquire", {"key": "kept", "holder": "alice", "ttl_ms": 600000})
@@ -574,8 +575,9 @@ def test_durability():
         j = jbody(b) or {}
         check("an HTTP grant survives SIGKILL and restart", (s, j.get("holder"), j.get("token")),
               (200, "alice", token))
-        srv.stop()
     finally:
+        if srv is not None:
+            srv.stop()
         shutil.rmtree(d, ignore_errors=True)
 
 
