@@ -18,7 +18,7 @@ CPPFLAGS += -Iinclude -Isrc -I/usr/include/lua5.1 -MMD -MP
 # Lua 5.1 with cjson and bitop, linked statically from Debian's -dev packages
 # (the versions Redis embeds), so the binary needs no Lua at run time.
 LUA_LIBS := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a -l:liblua5.1.a
-LDLIBS   := $(LUA_LIBS) -luv -lfmt -lpthread -ldl -lm
+LDLIBS   := $(LUA_LIBS) -luv -lfmt -lhttp_parser -lsimdjson -lpthread -ldl -lm
 
 COMPILER_TAG := $(if $(findstring clang,$(CXX)),clang,)
 SANITIZE_TAG := $(if $(filter 1 yes,$(SANITIZE)),sanitize,)

@@ -30,7 +30,9 @@
 #   BENCH_STALL_EXPIRE=1000000   the abuse stalls: slowloris connections (one byte per 100 ms),
 #                           clients that never read, waiters in the disconnect storm, garbage
 #                           connections, and leases expiring at once
-#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine   a subset
+#   BENCH_HTTP_SECONDS=5  BENCH_HTTP_CLIENTS=16   the HTTP section's wrk run length (RESP
+#                           runs 10000 requests per second of it) and connections on each side
+#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http   a subset
 #                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
 #                           commands Redis lock clients send, SET NX PX and EVALSHA, to both)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
@@ -84,7 +86,9 @@ ST_HOGS=${BENCH_STALL_HOGS:-4}
 ST_WAITERS=${BENCH_STALL_WAITERS:-$d_st_waiters}
 ST_GARBAGE=${BENCH_STALL_GARBAGE:-$d_st_garbage}
 ST_EXPIRE=${BENCH_STALL_EXPIRE:-$d_st_expire}
-ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine}
+HTTP_SECONDS=${BENCH_HTTP_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
+HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-16}
+ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -99,13 +103,13 @@ section() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS \
     REWRITE_LOCKS ST_CONNS ST_COMMANDS ST_BYTES ST_LOCKS ST_KEY_BYTES \
-    ST_SLOW ST_HOGS ST_WAITERS ST_GARBAGE ST_EXPIRE; do
+    ST_SLOW ST_HOGS ST_WAITERS ST_GARBAGE ST_EXPIRE HTTP_SECONDS HTTP_CLIENTS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
 for s in ${ONLY//,/ }; do
-  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine, == *",$s,"* ]] ||
-    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine)"
+  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -856,6 +860,57 @@ if section engine; then
 fi
 
 # ---------------------------------------------------------------------------
+# 7. The HTTP/JSON listener beside RESP, on one lockd with the log off, both
+# driven at saturation with the same number of keep-alive connections: HTTP
+# by wrk (scripts/http_bench.lua: acquire a random key, then release it with
+# the token from the response), RESP by redis-benchmark (the same number of
+# LOCK.ACQUIRE of random keys, then of LOCK.RELEASE of random keys). The
+# figure that matters is lockd's CPU per operation, from /proc/PID/stat. In
+# the summary's columns, "lockd" is HTTP and "redis" is RESP.
+
+if section http && [ "$SELFTEST" != 1 ]; then
+  echo
+  echo "== 7. HTTP/JSON vs RESP: acquire + release, $HTTP_CLIENTS keep-alive clients, log off"
+  if ! command -v wrk >/dev/null; then
+    echo "  skipped: wrk not found (scripts/install-deps.sh installs it)"
+  else
+    http_port=$("$PY" "$HELPER" ports 1) || die "no free port"
+    start_server lockd "$TMP/http" --appendonly no --http-port "$http_port"
+    # http_run NAME OUT CMD...: runs a client that prints ops=N (or wrk's
+    # requests=N) and records operations per second and lockd's CPU per op.
+    http_run() {
+      local name=$1 out=$2 cpu0 ops t0 t1
+      shift 2
+      cpu0=$(cpu_ticks "${PID[lockd]}")
+      t0=$(date +%s%N)
+      run "$out" "${PIN_CLIENT[@]}" "$@" || { cat "$out" "$out.err" >&2; die "$name failed"; }
+      t1=$(date +%s%N)
+      ops=$(sed -n 's/^\(ops\|requests\)=//p' "$out" | tail -1)
+      [ -n "$ops" ] && [ "$ops" -gt 0 ] || die "$name: no operations counted"
+      local cpu_us rps
+      cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "${PID[lockd]}")" -v hz="$CLK_TCK" -v n="$ops" \
+        'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+      rps=$(awk -v n="$ops" -v ns="$((t1 - t0))" 'BEGIN {printf "%.0f", n * 1e9 / ns}')
+      R[$name]+="$rps " R[cpu:$name]+="$cpu_us "
+      printf '  round %-3s %-6s %10s ops/s   server cpu %s us/op\n' "$round" "${name%%,*}" \
+        "$(fmt "$rps")" "$cpu_us"
+    }
+    resp_requests=$((HTTP_SECONDS * 10000))
+    for round in $(seq "$ROUNDS"); do
+      http_run "http,lockd" "$TMP/http-wrk.out" wrk -t2 -c"$HTTP_CLIENTS" -d"${HTTP_SECONDS}s" \
+        -s "$ROOT/scripts/http_bench.lua" "http://127.0.0.1:$http_port"
+      http_run "resp,redis" "$TMP/http-resp.out" bash -c '
+        for c in "LOCK.ACQUIRE hk:__rand_int__ bench-holder 30000" \
+                 "LOCK.RELEASE hk:__rand_int__ bench-holder 1"; do
+          redis-benchmark -h 127.0.0.1 -p "$1" -c "$2" -n "$3" -r 1000000000 -q $c >/dev/null || exit 1
+        done
+        echo "ops=$(($3 * 2))"' _ "${PORT[lockd]}" "$HTTP_CLIENTS" "$resp_requests"
+    done
+    stop_server lockd
+  fi
+fi
+
+# ---------------------------------------------------------------------------
 # Summary.
 
 # row NAME LOCKD REDIS UNIT DECIMALS [TARGET-OP TARGET [TARGET-ON [TARGET-TEXT]]]
@@ -976,6 +1031,11 @@ if section engine && [ -n "$ENGINE_PAIRS" ]; then
     v=$(engine_figure "$name")
     [ -z "$v" ] || row "  $name" "$v" "" "$unit" "$dec"
   done
+fi
+if section http && [ -n "${R[cpu:http,lockd]:-}" ]; then
+  row "acquire+release: HTTP (wrk) vs RESP" "$(med http,lockd)" "$(med resp,redis)" ops/s 0
+  row "  server CPU per op: HTTP vs RESP" "$(med cpu:http,lockd)" "$(med cpu:resp,redis)" us 2 \
+    "<=" 2.0
 fi
 if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite ||
     section stalls; }; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed".
-# Counts are doctest test cases, plus one per check of the redis-cli session
+# Counts are doctest test cases, plus one per check of the redis-cli session,
+# of the HTTP/JSON suite (scripts/http-tests.py)
 # and one per check of the client-library suites (LOCKD_CLIENT_TESTS=0 leaves
 # them out), and one per fuzz target's short pass (LOCKD_FUZZ_TESTS=0 leaves
 # those out).
@@ -81,6 +82,22 @@ f=$(grep -c '^not ok ' <<<"$out")
 passed=$((passed + p))
 failed=$((failed + f))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+
+# The HTTP/JSON listener, judged by curl, http.client and raw sockets.
+echo "== HTTP/JSON listener"
+out=$(python3 scripts/http-tests.py 2>&1)
+rc=$?
+echo "$out" >"$log_dir/http.log"
+grep -E '^(not ok|#)' <<<"$out" | head -40
+echo "(every check of the HTTP suite: $log_dir/http.log)"
+p=$(grep -c '^ok ' <<<"$out")
+f=$(grep -c '^not ok ' <<<"$out")
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+  echo "HTTP suite: exit code $rc with no failed check; counted as one failure"
+  failed=$((failed + 1))
+fi
 
 # Real client libraries as judges (redis-py's Lock, node-redlock v4/v5, the
 # exact Redlock scripts against a redis-server). LOCKD_CLIENT_TESTS=0 leaves

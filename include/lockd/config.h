@@ -58,6 +58,9 @@ struct Config {
   std::string pidfile;  // empty: none
   bool daemonize = false;
   int64_t lock_max_waiters = 10000;
+  // The HTTP/JSON listener: 0 = off; http_bind empty = the addresses of `bind`.
+  int http_port = 0;
+  std::vector<std::string> http_bind;
 
   // Redis 7.0 directives accepted for compatibility, with no effect on
   // lockd: canonical name -> the value CONFIG GET shows. Absent: the default.

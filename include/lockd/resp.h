@@ -189,6 +189,8 @@ class ReplyWriter {
 
   int protocol() const { return protocol_; }
   void set_protocol(int protocol) { protocol_ = protocol; }
+  // Where replies go from now on (an HTTP connection renders them itself).
+  void set_out(OutputBuffer* out) { out_ = out; }
 
   void Simple(std::string_view s);  // +OK; CR and LF in s become spaces
   // -ERR ...: `message` includes the error code ("ERR syntax error"); CR and LF

@@ -85,6 +85,10 @@ class Durability final : public ChangeListener {
 
   // INFO persistence.
   void WriteInfo(std::string* out, MonoTime now) const;
+  // For /metrics.
+  uint64_t log_size() const { return writer_.size(); }
+  uint64_t rewrites() const { return rewrites_; }
+  const SyncLatency& sync_latency() const { return writer_.sync_latency(); }
   // Remaining restart lock-delay in ms (0: none).
   int64_t restart_delay_ms(MonoTime now) const;
 

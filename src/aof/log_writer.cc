@@ -70,7 +70,9 @@ int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
 int LogWriter::SyncNow() {
   auto start = std::chrono::steady_clock::now();
   int r = file_->Sync();
-  sync_state_->last_micros.store(MicrosSince(start), std::memory_order_release);
+  int64_t took = MicrosSince(start);
+  sync_state_->last_micros.store(took, std::memory_order_release);
+  sync_state_->latency.Record(took);
   if (r == 0) {
     synced_size_ = size_;
     sync_state_->Raise(written_lsn_);
@@ -85,7 +87,9 @@ bool LogWriter::StartSync() {
   syncer_->Run([state = sync_state_, file = file_, target = written_lsn_] {
     auto start = std::chrono::steady_clock::now();
     int r = file->Sync();
-    state->last_micros.store(MicrosSince(start), std::memory_order_release);
+    int64_t took = MicrosSince(start);
+    state->last_micros.store(took, std::memory_order_release);
+    state->latency.Record(took);
     if (r == 0) state->Raise(target);
     // A sync that succeeds covers everything an earlier failed one should
     // have: the failure is over.

@@ -27,6 +27,44 @@
 
 namespace lockd::aof {
 
+// How long the log's fdatasyncs took, in fixed buckets (for the /metrics
+// histogram). Recorded on the sync thread or the loop, read on the loop:
+// each count is an atomic of its own, and a reader sums them in one pass.
+class SyncLatency {
+ public:
+  static constexpr size_t kBuckets = 13;
+  static constexpr int64_t kBoundsMicros[kBuckets] = {
+      100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
+
+  void Record(int64_t micros) {
+    size_t b = 0;
+    while (b < kBuckets && micros > kBoundsMicros[b]) ++b;
+    counts_[b].fetch_add(1, std::memory_order_relaxed);
+    sum_micros_.fetch_add(static_cast<uint64_t>(micros < 0 ? 0 : micros),
+                          std::memory_order_relaxed);
+  }
+  struct Snapshot {
+    uint64_t at_most[kBuckets] = {};  // cumulative: syncs that took <= kBoundsMicros[i]
+    uint64_t count = 0;
+    uint64_t sum_micros = 0;
+  };
+  Snapshot Read() const {
+    Snapshot s;
+    uint64_t seen = 0;
+    for (size_t b = 0; b <= kBuckets; ++b) {
+      seen += counts_[b].load(std::memory_order_relaxed);
+      if (b < kBuckets) s.at_most[b] = seen;
+    }
+    s.count = seen;
+    s.sum_micros = sum_micros_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+ private:
+  std::atomic<uint64_t> counts_[kBuckets + 1] = {};  // the last: longer than every bound
+  std::atomic<uint64_t> sum_micros_{0};
+};
+
 class LogWriter {
  public:
   // `closer` drops replaced files; `syncer` runs the syncs.
@@ -62,6 +100,7 @@ class LogWriter {
   int64_t last_sync_micros() const {
     return sync_state_->last_micros.load(std::memory_order_acquire);
   }
+  const SyncLatency& sync_latency() const { return sync_state_->latency; }
   // Log sequence numbers: bytes written, and bytes known on disk.
   uint64_t written_lsn() const { return written_lsn_; }
   uint64_t durable_lsn() const { return sync_state_->durable.load(std::memory_order_acquire); }
@@ -102,6 +141,7 @@ class LogWriter {
     std::atomic<bool> in_flight{false};
     std::atomic<int> error{0};
     std::atomic<int64_t> last_micros{0};  // how long the last sync took
+    SyncLatency latency;
     std::mutex mu;  // guards wake
     std::function<void()> wake;
 

@@ -41,6 +41,12 @@ uint64_t LatencyHistogram::ValueAtPercentile(double percentile) const {
   return BucketUpperBound(kBuckets - 1);
 }
 
+uint64_t LatencyHistogram::CountAtMost(uint64_t micros) const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < kBuckets && BucketUpperBound(i) <= micros; ++i) n += counts_[i];
+  return n;
+}
+
 void ErrorCounts::Note(std::string_view message) {
   std::string_view code = "ERR";
   size_t space = message.substr(0, 32).find(' ');

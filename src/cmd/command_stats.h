@@ -26,6 +26,9 @@ class LatencyHistogram {
   // the recorded values; 0 when nothing was recorded.
   uint64_t ValueAtPercentile(double percentile) const;
   uint64_t count() const { return count_; }
+  // Values recorded in buckets whose upper bound is at most `micros` (for
+  // the cumulative buckets of /metrics; may miss values up to ~6% below it).
+  uint64_t CountAtMost(uint64_t micros) const;
 
   // Exposed for tests.
   static size_t BucketOf(uint64_t micros);

@@ -117,6 +117,38 @@ std::string GetBind(const Config& c) {
   return out;
 }
 
+std::string SetHttpPort(Config* c, const std::vector<std::string>& a) {
+  int64_t v = 0;
+  std::string err = ParseInt(a[0], 0, 65535, &v);
+  if (err.empty()) c->http_port = static_cast<int>(v);
+  return err;
+}
+
+std::string GetHttpPort(const Config& c) { return std::to_string(c.http_port); }
+
+// "" (the default) follows `bind`; CONFIG GET shows it as given.
+std::string SetHttpBind(Config* c, const std::vector<std::string>& a) {
+  if (a.size() == 1 && a[0].empty()) {
+    c->http_bind.clear();
+    return "";
+  }
+  if (a.size() > kMaxBindAddresses) return "Too many bind addresses specified.";
+  for (const std::string& address : a) {
+    if (address.empty() || address == "-") return "bind addresses must not be empty";
+  }
+  c->http_bind = a;
+  return "";
+}
+
+std::string GetHttpBind(const Config& c) {
+  std::string out;
+  for (size_t i = 0; i < c.http_bind.size(); i++) {
+    if (i > 0) out.push_back(' ');
+    out += c.http_bind[i];
+  }
+  return out;
+}
+
 std::string SetUnixSocket(Config* c, const std::vector<std::string>& a) {
   // Checked here rather than at listen time so that the error names the
   // directive; sun_path holds the path and its terminating NUL.
@@ -299,6 +331,8 @@ const Directive kDirectives[] = {
     // The engine counts waiters per key in 32 bits.
     {"lock-max-waiters", 1, 1, kRuntime, false, SetInt<&Config::lock_max_waiters, 1, kUInt32Max>,
      GetInt<&Config::lock_max_waiters>},
+    {"http-port", 1, 1, kImmutable, false, SetHttpPort, GetHttpPort},
+    {"http-bind", 1, -1, kImmutable, true, SetHttpBind, GetHttpBind},
 };
 
 }  // namespace

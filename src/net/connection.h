@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "cmd/session.h"
+#include "http/http_api.h"
 #include "lockd/resp.h"
 #include "net/input_buffer.h"
 
@@ -75,6 +77,10 @@ struct Connection {
   bool in_held_list = false;
   bool in_deferred_flushes = false;
   bool in_deferred_input = false;  // its commands wait for the next iteration
+
+  // Set for a connection to the HTTP listener: its input is HTTP requests,
+  // and the session's replies are rendered as HTTP responses.
+  std::unique_ptr<http::HttpExchange> http;
 };
 
 }  // namespace lockd

@@ -183,7 +183,7 @@ Status Server::Listen() {
       bool optional = !entry.empty() && entry[0] == '-';
       std::string address = optional ? entry.substr(1) : entry;
       size_t before = listeners_.size();
-      Status s = ListenTcp(address, optional);
+      Status s = ListenTcp(address, optional, config_.port);
       if (!s.ok()) {
         // Two log lines, as Redis writes them: the cause, then the verdict.
         Log(LogLevel::kWarning, "{}", s.message());
@@ -200,18 +200,88 @@ Status Server::Listen() {
     Status s = ListenUnix();
     if (!s.ok()) return s;
   }
+  if (config_.http_port != 0) {
+    Status s = ListenHttp();
+    if (!s.ok()) return s;
+  }
   if (listeners_.empty()) {
     return Status::Error("Configured to not listen anywhere (port 0 and no unixsocket), exiting.");
   }
   return Status::Ok();
 }
 
-Status Server::ListenTcp(const std::string& address, bool optional) {
+// ---- The HTTP listener ----
+
+Status Server::ListenHttp() {
+  const std::vector<std::string>& binds = config_.http_bind.empty() ? config_.bind : config_.http_bind;
+  // As for `bind`: an address without '-' that cannot be bound is fatal,
+  // one with '-' may be missing on this host.
+  for (const std::string& entry : binds) {
+    bool optional = !entry.empty() && entry[0] == '-';
+    size_t before = listeners_.size();
+    Status s = ListenTcp(optional ? entry.substr(1) : entry, optional, config_.http_port);
+    if (!s.ok()) {
+      Log(LogLevel::kWarning, "{}", s.message());
+      return Status::Error(
+          fmt::format("Failed listening on port {} (http), aborting.", config_.http_port));
+    }
+    if (listeners_.size() > before) http_listeners_.push_back(listeners_.back());
+  }
+  if (http_listeners_.empty()) {
+    return Status::Error(
+        fmt::format("Failed listening on port {} (http), aborting.", config_.http_port));
+  }
+  Log(LogLevel::kNotice, "HTTP/JSON API on port {}", config_.http_port);
+  return Status::Ok();
+}
+
+bool Server::IsHttpListener(uv_stream_t* listener) const {
+  return std::find(http_listeners_.begin(), http_listeners_.end(), listener) !=
+         http_listeners_.end();
+}
+
+void Server::ProcessHttpInput(Connection* c) {
+  Session& s = c->session;
+  MonoTime now = clock_.Now();
+  http::HttpExchange& http = *c->http;
+  // A wait that ended during this iteration: its response comes first.
+  http.FinishPending(now);
+  auto execute = [this, c, now](const std::vector<std::string_view>& argv) {
+    executing_ = c;
+    commands_->Execute(c->session, argv, now);
+    executing_ = nullptr;
+  };
+  while (!c->closing && !s.blocked() && !s.close_after_reply && !shutdown_requested_) {
+    if (MustYield(now)) {
+      DeferInput(c);
+      break;
+    }
+    if (s.out.size() >= kOutputPauseBytes) {
+      PauseForOutput(c);
+      break;
+    }
+    std::string_view pending = c->input.Pending();
+    if (pending.empty()) break;
+    size_t consumed = 0;
+    bool more = http.Step(pending, now, execute, &consumed);
+    c->input.Consume(consumed);
+    if (!more) break;
+  }
+  // After a refused request nothing more of the connection is read.
+  if (s.close_after_reply) c->input.Clear();
+  s.query_buffer_bytes = c->input.size();
+  s.query_buffer_capacity = c->input.capacity();
+  if (c->closing) return;
+  if (OverOutputLimits(c, now)) return;
+  if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
+}
+
+Status Server::ListenTcp(const std::string& address, bool optional, int port) {
   sockaddr_storage ss;
   std::memset(&ss, 0, sizeof(ss));
   bool v6 = address.find(':') != std::string::npos;
-  int r = v6 ? uv_ip6_addr(address.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&ss))
-             : uv_ip4_addr(address.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&ss));
+  int r = v6 ? uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss))
+             : uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss));
   if (r != 0) {
     return Status::Error(fmt::format("Invalid bind address '{}': {}", address, uv_strerror(r)));
   }
@@ -233,7 +303,7 @@ Status Server::ListenTcp(const std::string& address, bool optional) {
     // strerror, not uv_strerror: Redis's text ("Address already in use").
     return Status::Error(fmt::format("Warning: Could not create server TCP listening socket {}:{}: "
                                      "bind: {}",
-                                     v6 ? "[" + address + "]" : address, config_.port,
+                                     v6 ? "[" + address + "]" : address, port,
                                      std::strerror(-r)));
   }
   listeners_.push_back(reinterpret_cast<uv_stream_t*>(tcp));
@@ -335,15 +405,29 @@ void Server::Accept(uv_stream_t* listener) {
     }
   }
 
+  bool is_http = !is_unix && IsHttpListener(listener);
   if (clients_.size() >= static_cast<size_t>(config_.maxclients)) {
     // Redis answers before closing, so the client sees why.
     ++counters_.rejected_connections;
     std::string msg = fmt::format("-{}\r\n", errors::kMaxClients);
+    if (is_http) {
+      OutputBuffer response;
+      http::RenderError(&response, 503, errors::kMaxClients, false);
+      msg.clear();
+      response.ForEachRun(4, [&](const char* data, size_t len) { msg.append(data, len); });
+    }
     uv_buf_t buf = uv_buf_init(msg.data(), static_cast<unsigned>(msg.size()));
     uv_try_write(c->stream(), &buf, 1);
     c->closing = true;
     uv_close(c->as_handle(), OnClosed);
     return;
+  }
+  if (is_http) {
+    // The session speaks RESP3 to a buffer of the exchange, which turns
+    // each reply into an HTTP response in session.out.
+    c->http = std::make_unique<http::HttpExchange>(commands_.get(), &s);
+    s.reply.set_out(c->http->replies());
+    s.reply.set_protocol(3);
   }
   clients_.emplace(s.id, c);
   Log(LogLevel::kVerbose, "Accepted {}", s.addr);
@@ -403,7 +487,22 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   }
 }
 
+void Server::PauseForOutput(Connection* c) {
+  // Stop reading until the client reads its replies (see AfterOutputDrained).
+  if (c->paused_for_output) return;
+  c->paused_for_output = true;
+  ++counters_.paused_reading_clients;
+  if (c->reading) {
+    uv_read_stop(c->stream());
+    c->reading = false;
+  }
+}
+
 void Server::ProcessInput(Connection* c) {
+  if (c->http) {
+    ProcessHttpInput(c);
+    return;
+  }
   Session& s = c->session;
   MonoTime now = clock_.Now();
   ParserLimits limits;
@@ -414,15 +513,7 @@ void Server::ProcessInput(Connection* c) {
       break;
     }
     if (s.out.size() >= kOutputPauseBytes) {
-      // Stop reading until the client reads its replies (see AfterOutputDrained).
-      if (!c->paused_for_output) {
-        c->paused_for_output = true;
-        ++counters_.paused_reading_clients;
-        if (c->reading) {
-          uv_read_stop(c->stream());
-          c->reading = false;
-        }
-      }
+      PauseForOutput(c);
       break;
     }
     std::string_view pending = c->input.Pending();
@@ -961,7 +1052,7 @@ void Server::UpdateCron() {
   // With the log on, the cron also wakes an idle loop so that everysec
   // syncs and retries of failed writes happen without traffic.
   bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0 ||
-                                config_.appendonly);
+                                config_.appendonly || config_.http_port != 0);
   if (needed == cron_active_) return;
   if (needed) {
     uv_timer_start(&cron_, OnCron, 1000, 1000);
@@ -987,6 +1078,18 @@ void Server::OnCron(uv_timer_t* timer) {
   for (Connection* c : idle) {
     Log(LogLevel::kVerbose, "Closing idle client id={} addr={}", c->session.id, c->session.addr);
     self->Close(c);
+  }
+  // HTTP clients whose request has been arriving for too long (slowloris).
+  for (auto& [id, c] : self->clients_) {
+    if (!c->http || c->closing || c->session.close_after_reply ||
+        !c->http->RequestOverdue(now)) {
+      continue;
+    }
+    Log(LogLevel::kVerbose, "Closing HTTP client id={} addr={}: request not complete in time",
+        c->session.id, c->session.addr);
+    c->http->TimeOut();
+    c->input.Clear();
+    self->ScheduleFlush(c);
   }
 }
 

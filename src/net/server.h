@@ -89,7 +89,10 @@ class Server final : public ServerHooks {
   static constexpr int kReadTurnsPerIteration = 128;
 
   Status Listen();
-  Status ListenTcp(const std::string& address, bool optional);
+  Status ListenTcp(const std::string& address, bool optional, int port);
+  // The HTTP/JSON listener (http-port), on http-bind or else bind.
+  Status ListenHttp();
+  bool IsHttpListener(uv_stream_t* listener) const;
   Status ListenUnix();
   void RaiseOpenFileLimit();
 
@@ -99,6 +102,11 @@ class Server final : public ServerHooks {
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void ProcessInput(Connection* c);
+  // ProcessInput for a connection to the HTTP listener: one request at a
+  // time through its HttpExchange.
+  void ProcessHttpInput(Connection* c);
+  // Too much unsent output: stops reading c (see AfterOutputDrained).
+  void PauseForOutput(Connection* c);
   // Whether the command now due must wait for a later turn: this
   // iteration's time for commands is used, or this client's slice (from
   // `slice_start`) is (see kCommandBudgetMicros). Counts one command.
@@ -167,6 +175,7 @@ class Server final : public ServerHooks {
   std::unique_ptr<Commands> commands_;
 
   std::vector<uv_stream_t*> listeners_;
+  std::vector<uv_stream_t*> http_listeners_;  // those of listeners_ that speak HTTP
   std::string unix_path_;
   std::map<uint64_t, Connection*> clients_;  // ordered by id, for CLIENT LIST
   std::vector<Connection*> flush_list_;      // have output to send

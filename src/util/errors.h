@@ -179,4 +179,30 @@ inline constexpr const char* kScriptTimeLimitFormat =
 inline constexpr const char* kScriptOutOfMemoryFormat =
     "ERR Script exceeded the Lua memory limit of {} bytes";
 
+// The HTTP/JSON API: the "error" member of a JSON error body (no code; the
+// HTTP status says what kind of error it is).
+inline constexpr const char* kHttpNoEndpoint = "no such endpoint";
+inline constexpr const char* kHttpMethodFormat = "method {} not allowed";
+inline constexpr const char* kHttpAuthRequired = "authentication required";
+inline constexpr const char* kHttpBadTarget = "invalid request target";
+inline constexpr const char* kHttpMissingKeyParam = "missing query parameter 'key'";
+inline constexpr const char* kHttpBadKeyParam =
+    "query parameter 'key' is not validly percent-encoded";
+inline constexpr const char* kHttpBadKeyPath = "the key in the path is not validly percent-encoded";
+inline constexpr const char* kHttpHeld = "the lock is held by another holder";
+inline constexpr const char* kHttpNotHolder = "the lock is not held by that holder and token";
+inline constexpr const char* kHttpNotHeld = "the lock is not held";
+inline constexpr const char* kHttpUnexpectedReply = "unexpected reply";
+inline constexpr const char* kHttpBodyTooLargeFormat = "request body larger than {} bytes";
+inline constexpr const char* kHttpHeadersTooLarge = "request headers too large";
+inline constexpr const char* kHttpRequestTimeout = "the request did not arrive in time";
+inline constexpr const char* kHttpBadRequestFormat = "bad HTTP request: {}";
+inline constexpr const char* kHttpBadJsonFormat = "invalid JSON body: {}";
+inline constexpr const char* kHttpNotObject = "the body must be a JSON object";
+inline constexpr const char* kHttpMissingFieldFormat = "missing field '{}'";
+inline constexpr const char* kHttpNotStringFormat = "field '{}' must be a string";
+inline constexpr const char* kHttpEmptyFieldFormat = "field '{}' must not be empty";
+// Formatted with the field and what it must be ("a positive integer").
+inline constexpr const char* kHttpBadNumberFormat = "field '{}' must be {}";
+
 }  // namespace lockd::errors
