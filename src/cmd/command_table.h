@@ -103,6 +103,9 @@ void AddTransactionCommands(std::vector<CommandSpec>* out);
 void AddClusterCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
 void AddScriptCommands(std::vector<CommandSpec>* out);
+void AddPubSubCommands(std::vector<CommandSpec>* out);
+// SLOWLOG, LATENCY, MONITOR, ROLE (cmd/ops_commands.cc).
+void AddOpsCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);
