@@ -191,6 +191,7 @@ void Commands::Call(Session& session, const std::vector<std::string_view>& argv,
   const CommandSpec* outer = running_;
   running_ = spec;
   notifier_->OnUnitEnd();  // a key freed by an earlier command is no hand-off
+  if (!monitors_.empty()) BeforeCall(session, argv, *spec);
   spec->handler(ctx);
   running_ = outer;
   MonoTime end = clock_->Now();

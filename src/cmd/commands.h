@@ -111,6 +111,8 @@ class Commands final : public WaitListener, public ChangeListener {
   // "aof-write"), recorded when latency-monitor-threshold is on.
   bool latency_monitor_on() const { return latency_threshold_ms_ > 0; }
   void NoteLatency(std::string_view event, int64_t micros);
+  // A command a script called through redis.call, for MONITOR.
+  void ScriptCalled(const std::vector<std::string_view>& argv, const CommandSpec& spec);
   void StartMonitor(Session& session);
   void StopMonitor(Session& session);
 
@@ -168,7 +170,12 @@ class Commands final : public WaitListener, public ChangeListener {
   // clients hear of it (ops_commands.cc).
   void AfterCall(const Session& session, const std::vector<std::string_view>& argv,
                  const CommandSpec& spec, int64_t micros);
-  void FeedMonitors(const Session& session, const std::vector<std::string_view>& argv);
+  // `session` null: a script's call, shown as from "[0 lua]".
+  void FeedMonitors(const Session* session, const std::vector<std::string_view>& argv);
+  // Before a command runs: EVAL and friends are shown to monitors before
+  // the commands their script calls, as Redis shows them.
+  void BeforeCall(const Session& session, const std::vector<std::string_view>& argv,
+                  const CommandSpec& spec);
   // Caches slowlog-log-slower-than, slowlog-max-len and
   // latency-monitor-threshold (ops_commands.cc).
   void LoadOpsConfig();

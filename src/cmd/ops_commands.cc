@@ -160,6 +160,12 @@ void CmdRole(CommandContext& ctx) {
 
 void CmdContainer(CommandContext& ctx) { ctx.Error(errors::kSyntax); }
 
+// EVAL and its kin: shown to monitors before their script's commands.
+bool RunsScript(const CommandSpec& top) {
+  const std::string& n = top.name;
+  return n == "eval" || n == "evalsha" || n == "eval_ro" || n == "evalsha_ro";
+}
+
 CommandSpec Sub(const char* name, int arity, CommandHandler handler, const char* summary,
                 std::vector<ArgDoc> args = {}) {
   return CommandSpec{
@@ -211,10 +217,23 @@ void Commands::AfterCall(const Session& session, const std::vector<std::string_v
     slowlog_.Add(argv, micros, clock_->WallNow().us / 1'000'000, session.addr, session.name,
                  static_cast<size_t>(std::max<int64_t>(slowlog_max_len_, 0)));
   }
-  // Administrative commands are never shown to monitors, as in Redis.
-  if (!monitors_.empty() && !(spec.flags & kCmdAdmin) && !(top.flags & kCmdAdmin)) {
-    FeedMonitors(session, argv);
+  // Administrative commands are never shown to monitors, as in Redis;
+  // scripts were shown before they ran (BeforeCall).
+  if (!monitors_.empty() && !(spec.flags & kCmdAdmin) && !(top.flags & kCmdAdmin) &&
+      !RunsScript(top)) {
+    FeedMonitors(&session, argv);
   }
+}
+
+void Commands::BeforeCall(const Session& session, const std::vector<std::string_view>& argv,
+                          const CommandSpec& spec) {
+  if (RunsScript(spec.parent != nullptr ? *spec.parent : spec)) FeedMonitors(&session, argv);
+}
+
+void Commands::ScriptCalled(const std::vector<std::string_view>& argv, const CommandSpec& spec) {
+  const CommandSpec& top = spec.parent != nullptr ? *spec.parent : spec;
+  if (monitors_.empty() || (spec.flags & kCmdAdmin) || (top.flags & kCmdAdmin)) return;
+  FeedMonitors(nullptr, argv);
 }
 
 void Commands::NoteLatency(std::string_view event, int64_t micros) {
@@ -233,15 +252,17 @@ void Commands::StopMonitor(Session& session) {
   monitors_.erase(std::find(monitors_.begin(), monitors_.end(), &session));
 }
 
-void Commands::FeedMonitors(const Session& session, const std::vector<std::string_view>& argv) {
+void Commands::FeedMonitors(const Session* session, const std::vector<std::string_view>& argv) {
   // Redis's line: +<unix seconds>.<micros> [0 <addr>] "arg" "arg" ...
   const int64_t wall = clock_->WallNow().us;
   std::string line = fmt::format("+{}.{:06} [0 ", wall / 1'000'000, wall % 1'000'000);
-  if (session.unix_socket) {
+  if (session == nullptr) {
+    line += "lua";
+  } else if (session->unix_socket) {
     line += "unix:";
     line += config_->unixsocket;
   } else {
-    line += session.addr;
+    line += session->addr;
   }
   line += "]";
   size_t until = argv.size();
