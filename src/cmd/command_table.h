@@ -32,6 +32,7 @@ enum CommandFlag : uint32_t {
   // lockd's own, never shown by COMMAND: the reply reveals no lock state
   // (PING, ECHO, TIME), so it may leave before the iteration's log commit.
   kCmdRevealsNoState = 1 << 12,
+  kCmdPubSub = 1 << 13,  // a pub/sub command
 };
 
 // One argument, as COMMAND DOCS describes it (and redis-cli turns into hints).

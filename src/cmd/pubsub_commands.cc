@@ -148,7 +148,7 @@ CommandSpec PubsubSub(const char* name, int arity, CommandHandler handler, const
   return CommandSpec{
       .name = name,
       .arity = arity,
-      .flags = kCmdLoading | kCmdStale,
+      .flags = kCmdPubSub | kCmdLoading | kCmdStale,
       .handler = handler,
       .acl_categories = {"@pubsub", "@slow"},
       .summary = summary,
@@ -162,7 +162,7 @@ CommandSpec PubsubSub(const char* name, int arity, CommandHandler handler, const
 }  // namespace
 
 void AddPubSubCommands(std::vector<CommandSpec>* out) {
-  constexpr uint32_t kSubscribeFlags = kCmdNoScript | kCmdLoading | kCmdStale;
+  constexpr uint32_t kSubscribeFlags = kCmdPubSub | kCmdNoScript | kCmdLoading | kCmdStale;
   out->push_back(PubSubCommand("subscribe", -2, kSubscribeFlags, CmdSubscribe,
                                "Listens for messages published to channels",
                                {Arg("channel", "string", ArgDoc::kMultiple)},
@@ -182,8 +182,8 @@ void AddPubSubCommands(std::vector<CommandSpec>* out) {
                                {Arg("pattern", "pattern", ArgDoc::kOptional | ArgDoc::kMultiple)},
                                "O(N) where N is the number of patterns to unsubscribe."));
   CommandSpec publish = PubSubCommand(
-      "publish", 3, kCmdLoading | kCmdStale | kCmdFast, CmdPublish, "Posts a message to a channel",
-      {Arg("channel", "string"), Arg("message", "string")},
+      "publish", 3, kCmdPubSub | kCmdLoading | kCmdStale | kCmdFast, CmdPublish,
+      "Posts a message to a channel", {Arg("channel", "string"), Arg("message", "string")},
       "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the "
       "total number of subscribed patterns (by any client).");
   publish.acl_categories = {"@pubsub", "@fast"};
@@ -191,6 +191,8 @@ void AddPubSubCommands(std::vector<CommandSpec>* out) {
 
   CommandSpec pubsub = PubSubCommand("pubsub", -2, 0, CmdPubsub, "A container for Pub/Sub commands",
                                      {}, "Depends on subcommand.");
+  // A container's own categories are only @slow, as in Redis.
+  pubsub.acl_categories = {"@slow"};
   pubsub.subcommands = {
       PubsubSub("channels", -2, CmdPubsubChannels, "Returns the active channels",
                 {Arg("pattern", "pattern", ArgDoc::kOptional)}),

@@ -118,7 +118,8 @@ TEST_CASE("pubsub parity: subscriptions, messages and PUBSUB, RESP2 and RESP3") 
   Pair p(srv.port(), redis.port());
   for (const char* line :
        {"SUBSCRIBE", "PSUBSCRIBE", "PUBLISH a", "PUBLISH a b c", "PUBSUB", "PUBSUB NUMPAT x",
-        "PUBSUB NOSUCH", "PUBSUB CHANNELS a b", "PUBSUB HELP"}) {
+        "PUBSUB NOSUCH", "PUBSUB CHANNELS a b", "PUBSUB HELP",
+        "COMMAND INFO subscribe unsubscribe psubscribe punsubscribe publish"}) {
     p.Same(Words(line));
   }
 }
