@@ -23,8 +23,10 @@ bool Add(Index& index, std::vector<std::string>& mine, Session& session, std::st
   return true;
 }
 
+// Takes `session` out of the index entry of `name` (not out of its own
+// list); false when it was not there.
 template <typename Index>
-bool Remove(Index& index, std::vector<std::string>& mine, Session& session, std::string_view name) {
+bool Unlist(Index& index, Session& session, std::string_view name) {
   auto it = index.find(name);
   if (it == index.end()) return false;
   std::vector<Session*>& sessions = it->second;
@@ -32,6 +34,12 @@ bool Remove(Index& index, std::vector<std::string>& mine, Session& session, std:
   if (pos == sessions.end()) return false;
   sessions.erase(pos);
   if (sessions.empty()) index.erase(it);
+  return true;
+}
+
+template <typename Index>
+bool Remove(Index& index, std::vector<std::string>& mine, Session& session, std::string_view name) {
+  if (!Unlist(index, session, name)) return false;
   mine.erase(std::find(mine.begin(), mine.end(), name));
   return true;
 }
@@ -66,8 +74,26 @@ bool PubSub::PUnsubscribe(Session& session, std::string_view pattern) {
 }
 
 void PubSub::UnsubscribeAll(Session& session) {
-  while (!session.channels.empty()) Unsubscribe(session, std::string(session.channels.back()));
-  while (!session.patterns.empty()) PUnsubscribe(session, std::string(session.patterns.back()));
+  // One pass over the session's own lists: removing names one by one would
+  // search the list each time, and a client closing with 100,000 channels
+  // held the loop for seconds.
+  UnsubscribeAll(session, false, nullptr);
+  UnsubscribeAll(session, true, nullptr);
+}
+
+void PubSub::UnsubscribeAll(Session& session, bool patterns,
+                            const std::function<void(std::string_view, size_t)>& each) {
+  std::vector<std::string> names;
+  names.swap(patterns ? session.patterns : session.channels);
+  const size_t others = patterns ? session.channels.size() : session.patterns.size();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (patterns) {
+      Unlist(patterns_, session, names[i]);
+    } else {
+      Unlist(channels_, session, names[i]);
+    }
+    if (each) each(names[i], others + names.size() - i - 1);
+  }
 }
 
 void PubSub::Delivered(Session& session) {
@@ -117,6 +143,12 @@ size_t PubSub::NumSub(std::string_view channel) const {
 
 void PubSub::ReplySubscription(Session& session, std::string_view kind, std::string_view name,
                                bool null_name) {
+  ReplySubscription(session, kind, name, session.channels.size() + session.patterns.size(),
+                    null_name);
+}
+
+void PubSub::ReplySubscription(Session& session, std::string_view kind, std::string_view name,
+                               size_t count, bool null_name) {
   PushHeader(session, 3);
   session.reply.Bulk(kind);
   if (null_name) {
@@ -124,7 +156,7 @@ void PubSub::ReplySubscription(Session& session, std::string_view kind, std::str
   } else {
     session.reply.Bulk(name);
   }
-  session.reply.Integer(static_cast<int64_t>(session.channels.size() + session.patterns.size()));
+  session.reply.Integer(static_cast<int64_t>(count));
 }
 
 }  // namespace lockd

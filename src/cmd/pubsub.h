@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class PubSub {
   bool PUnsubscribe(Session& session, std::string_view pattern);
   // Drops every subscription of a closing session, without replies.
   void UnsubscribeAll(Session& session);
+  // Drops every channel (or pattern) subscription in one pass, calling
+  // `each` (may be null) with each name and the subscriptions left after it.
+  void UnsubscribeAll(Session& session, bool patterns,
+                      const std::function<void(std::string_view, size_t)>& each);
 
   // Sends `message` to the subscribers of `channel` and of every matching
   // pattern; returns how many received it (a client matching twice counts
@@ -55,6 +60,8 @@ class PubSub {
   // remove.
   static void ReplySubscription(Session& session, std::string_view kind, std::string_view name,
                                 bool null_name = false);
+  static void ReplySubscription(Session& session, std::string_view kind, std::string_view name,
+                                size_t count, bool null_name);
 
  private:
   struct KeyHash {

@@ -46,11 +46,11 @@ void UnsubscribeGeneric(CommandContext& ctx, bool patterns) {
     for (size_t i = 1; i < ctx.argc(); ++i) remove(ctx.argv[i]);
     return;
   }
-  std::vector<std::string>& mine = patterns ? s.patterns : s.channels;
+  const std::vector<std::string>& mine = patterns ? s.patterns : s.channels;
   if (mine.empty()) return PubSub::ReplySubscription(s, kind, "", /*null_name=*/true);
-  // Copied: each removal changes `mine`.
-  std::vector<std::string> names = mine;
-  for (const std::string& name : names) remove(name);
+  pubsub.UnsubscribeAll(s, patterns, [&](std::string_view name, size_t left) {
+    PubSub::ReplySubscription(s, kind, name, left, /*null_name=*/false);
+  });
 }
 
 void CmdUnsubscribe(CommandContext& ctx) { UnsubscribeGeneric(ctx, false); }
