@@ -10,6 +10,7 @@
 #   scripts/ci.sh                  what CI runs: all of the above, one summary line
 # `make run PORT=7000` or `make run ARGS="--appendfsync everysec"` pass options to the server.
 
+.DEFAULT_GOAL := all
 CXX      := $(if $(filter default,$(origin CXX)),g++,$(CXX))
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CXXFLAGS ?= -O2 -g
@@ -77,7 +78,6 @@ ENGINE_BENCH := $(BUILD)/engine-bench
 ABUSE_SRCS  := $(sort $(wildcard tests/abuse/*.cc))
 ABUSE_OBJS  := $(ABUSE_SRCS:%.cc=$(BUILD)/%.o)
 ABUSE_TESTS := $(BUILD)/abuse-tests
-tests: $(ABUSE_TESTS)
 $(ABUSE_TESTS): $(ABUSE_OBJS) $(BUILD)/tests/integration/harness.o
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
 
@@ -104,7 +104,7 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(ENGINE_BENCH)
 	@scripts/bench.sh
 
-tests: $(UNIT_TESTS) $(INTEG_TESTS)
+tests: $(UNIT_TESTS) $(INTEG_TESTS) $(ABUSE_TESTS)
 
 $(BUILD)/liblockd.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)

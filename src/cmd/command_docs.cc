@@ -17,7 +17,8 @@ namespace {
 std::vector<const char*> FlagNames(uint32_t flags) {
   static const std::pair<CommandFlag, const char*> kNames[] = {
       {kCmdWrite, "write"},       {kCmdReadOnly, "readonly"}, {kCmdDenyOom, "denyoom"},
-      {kCmdAdmin, "admin"},       {kCmdNoScript, "noscript"}, {kCmdBlocking, "blocking"},
+      {kCmdAdmin, "admin"},       {kCmdPubSub, "pubsub"},     {kCmdNoScript, "noscript"},
+      {kCmdBlocking, "blocking"},
       {kCmdLoading, "loading"},   {kCmdStale, "stale"},       {kCmdFast, "fast"},
       {kCmdNoAuth, "no_auth"},    {kCmdNoMulti, "no_multi"},  {kCmdAllowBusy, "allow_busy"},
   };

@@ -45,6 +45,8 @@ CommandTable::CommandTable() {
   AddConnectionCommands(&specs);
   AddServerCommands(&specs);
   AddScriptCommands(&specs);
+  AddPubSubCommands(&specs);
+  AddOpsCommands(&specs);
   by_name_.reserve(specs.size() * 2);
   for (CommandSpec& spec : specs) Add(std::move(spec));
   // Link after every insertion: unordered_map nodes do not move, so the

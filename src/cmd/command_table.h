@@ -32,6 +32,7 @@ enum CommandFlag : uint32_t {
   // lockd's own, never shown by COMMAND: the reply reveals no lock state
   // (PING, ECHO, TIME), so it may leave before the iteration's log commit.
   kCmdRevealsNoState = 1 << 12,
+  kCmdPubSub = 1 << 13,  // a pub/sub command
 };
 
 // One argument, as COMMAND DOCS describes it (and redis-cli turns into hints).
@@ -103,6 +104,9 @@ void AddTransactionCommands(std::vector<CommandSpec>* out);
 void AddClusterCommands(std::vector<CommandSpec>* out);
 void AddConnectionCommands(std::vector<CommandSpec>* out);
 void AddScriptCommands(std::vector<CommandSpec>* out);
+void AddPubSubCommands(std::vector<CommandSpec>* out);
+// SLOWLOG, LATENCY, MONITOR, ROLE (cmd/ops_commands.cc).
+void AddOpsCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);

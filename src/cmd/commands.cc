@@ -1,5 +1,6 @@
-// The dispatcher, the delivery of blocked waits' outcomes, and the index of
-// WATCHed keys that the engine's changes are checked against.
+// The dispatcher, the delivery of blocked waits' outcomes, the index of
+// WATCHed keys that the engine's changes are checked against, and the hand-
+// over of those changes to keyspace notifications.
 #include "cmd/commands.h"
 
 #include <fmt/format.h>
@@ -47,6 +48,34 @@ std::string RandomRunId() {
   return id;
 }
 
+// The commands a RESP2 client may run while subscribed (Redis 7.0's list;
+// RESP3 clients may run anything, their messages being pushes).
+bool AllowedWhileSubscribed(const CommandSpec& spec) {
+  if (spec.parent != nullptr) return false;
+  const std::string& n = spec.name;
+  return n == "ping" || n == "subscribe" || n == "unsubscribe" || n == "psubscribe" ||
+         n == "punsubscribe" || n == "quit" || n == "reset";
+}
+
+// Which Redis event the changes a command makes are (notifications.h).
+ChangeSource SourceOf(const CommandSpec* spec) {
+  if (spec == nullptr) return ChangeSource::kOther;
+  const std::string& n = spec->name;
+  if (n == "set" || n == "setnx") return ChangeSource::kSet;
+  if (n == "expire" || n == "pexpire" || n == "expireat" || n == "pexpireat") {
+    return ChangeSource::kExpire;
+  }
+  if (n == "persist") return ChangeSource::kPersist;
+  if (n == "flushall" || n == "flushdb") return ChangeSource::kFlush;
+  return ChangeSource::kOther;
+}
+
+const std::string& NotifyKeyspaceEvents(const Config& config) {
+  static const std::string kNone;
+  auto it = config.compat.find("notify-keyspace-events");
+  return it == config.compat.end() ? kNone : it->second;
+}
+
 }  // namespace
 
 Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
@@ -54,12 +83,16 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
     : config_(config),
       server_(server),
       clock_(clock),
+      pubsub_(std::make_unique<PubSub>(server)),
+      notifier_(std::make_unique<Notifier>(pubsub_.get())),
       durability_(std::make_unique<aof::Durability>(config, clock, files)),
       engine_(std::make_unique<Engine>(MakeEngineOptions(*config), this, this)),
       call_stats_(CommandTable::Get().stats_slots()),
       run_id_(RandomRunId()),
       started_(clock->Now()) {
   durability_->set_engine(engine_.get());
+  notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
+  LoadOpsConfig();
 }
 
 Commands::~Commands() = default;
@@ -110,6 +143,13 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     Reject(session, durability_->misconf_error(), spec);
     return;
   }
+  // Redis's order: the subscribed-mode rule comes after MISCONF, before
+  // LOADING and before MULTI queues anything.
+  if (session.subscribed() && session.protocol() == 2 && !AllowedWhileSubscribed(*spec)) {
+    Reject(session, fmt::format(fmt::runtime(errors::kSubscribedContextFormat), spec->full_name),
+           spec);
+    return;
+  }
   if (durability_->loading() && !(spec->flags & kCmdLoading)) {
     Reject(session, errors::kLoading, spec);
     return;
@@ -148,7 +188,12 @@ void Commands::Call(Session& session, const std::vector<std::string_view>& argv,
   // of `now` and the end of the command before it.
   MonoTime start = std::max(now, last_command_end_);
   CommandContext ctx{*this, session, argv, *spec, now, may_block};
+  const CommandSpec* outer = running_;
+  running_ = spec;
+  notifier_->OnUnitEnd();  // a key freed by an earlier command is no hand-off
+  if (!monitors_.empty()) BeforeCall(session, argv, *spec);
   spec->handler(ctx);
+  running_ = outer;
   MonoTime end = clock_->Now();
   last_command_end_ = end;
   auto micros = static_cast<uint64_t>(std::max<int64_t>(end.us - start.us, 0));
@@ -162,6 +207,7 @@ void Commands::Call(Session& session, const std::vector<std::string_view>& argv,
   if (errors > nested_call_errors_ - nested_before) ++calls.failed_calls;
   nested_call_errors_ = nested_before + errors;
   if (end.us >= next_rate_sample_us_) SampleRates(end);
+  AfterCall(session, argv, *spec, static_cast<int64_t>(micros));
 }
 
 void Commands::SampleRates(MonoTime now) {
@@ -262,10 +308,17 @@ void Commands::OnChange(const Change& change) {
     }
   }
   durability_->OnChange(change);
+  // Replayed changes are history: no one is told of them again.
+  if (notifier_->flags() != 0 && !durability_->loading()) {
+    notifier_->OnChange(change, SourceOf(running_));
+  }
 }
 
 void Commands::OnUnitBegin() { durability_->OnUnitBegin(); }
-void Commands::OnUnitEnd() { durability_->OnUnitEnd(); }
+void Commands::OnUnitEnd() {
+  durability_->OnUnitEnd();
+  notifier_->OnUnitEnd();
+}
 
 void Commands::SessionClosed(Session& session) {
   if (session.waiter != nullptr) {
@@ -273,6 +326,8 @@ void Commands::SessionClosed(Session& session) {
     session.waiter = nullptr;
   }
   DiscardTransaction(session);
+  pubsub_->UnsubscribeAll(session);
+  StopMonitor(session);
 }
 
 bool Commands::Unblock(Session& session, bool with_error) {
@@ -321,6 +376,8 @@ void Commands::ResetStats() {
 void Commands::ConfigChanged() {
   // lock-max-waiters is read by the engine on every queued wait.
   engine_->set_max_waiters_per_key(static_cast<uint32_t>(config_->lock_max_waiters));
+  notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
+  LoadOpsConfig();
 }
 
 }  // namespace lockd

@@ -24,8 +24,12 @@
 #include "aof/durability.h"
 #include "cmd/command_stats.h"
 #include "cmd/command_table.h"
+#include "cmd/latency_monitor.h"
+#include "cmd/notifications.h"
+#include "cmd/pubsub.h"
 #include "cmd/server_hooks.h"
 #include "cmd/session.h"
+#include "cmd/slowlog.h"
 #include "lockd/clock.h"
 #include "lockd/config.h"
 #include "lockd/engine.h"
@@ -96,6 +100,22 @@ class Commands final : public WaitListener, public ChangeListener {
   // CLIENT UNBLOCK: ends a blocked wait with a null reply or an error.
   bool Unblock(Session& session, bool with_error);
 
+  // Pub/sub channels and keyspace notifications (pubsub.h, notifications.h).
+  PubSub& pubsub() { return *pubsub_; }
+  Notifier& notifier() { return *notifier_; }
+
+  // SLOWLOG, LATENCY and MONITOR (cmd/ops_commands.cc).
+  SlowLog& slowlog() { return slowlog_; }
+  LatencyMonitor& latency() { return latency_; }
+  // Latency of a loop activity outside commands ("expire-cycle",
+  // "aof-write"), recorded when latency-monitor-threshold is on.
+  bool latency_monitor_on() const { return latency_threshold_ms_ > 0; }
+  void NoteLatency(std::string_view event, int64_t micros);
+  // A command a script called through redis.call, for MONITOR.
+  void ScriptCalled(const std::vector<std::string_view>& argv, const CommandSpec& spec);
+  void StartMonitor(Session& session);
+  void StopMonitor(Session& session);
+
   Engine& engine() { return *engine_; }
   aof::Durability& durability() { return *durability_; }
   Config& config() { return *config_; }
@@ -146,10 +166,35 @@ class Commands final : public WaitListener, public ChangeListener {
   // A dispatcher refusal: the error reply, counted for INFO (and against
   // `spec`, when the command is known).
   void Reject(Session& session, std::string_view message, const CommandSpec* spec = nullptr);
+  // After a command ran: the slow log, the latency monitor and the MONITOR
+  // clients hear of it (ops_commands.cc).
+  void AfterCall(const Session& session, const std::vector<std::string_view>& argv,
+                 const CommandSpec& spec, int64_t micros);
+  // `session` null: a script's call, shown as from "[0 lua]".
+  void FeedMonitors(const Session* session, const std::vector<std::string_view>& argv);
+  // Before a command runs: EVAL and friends are shown to monitors before
+  // the commands their script calls, as Redis shows them.
+  void BeforeCall(const Session& session, const std::vector<std::string_view>& argv,
+                  const CommandSpec& spec);
+  // Caches slowlog-log-slower-than, slowlog-max-len and
+  // latency-monitor-threshold (ops_commands.cc).
+  void LoadOpsConfig();
 
   Config* config_;
   ServerHooks* server_;
   const Clock* clock_;
+  // Built before the engine, which reports changes into the notifier.
+  std::unique_ptr<PubSub> pubsub_;
+  std::unique_ptr<Notifier> notifier_;
+  // The command running now (null between commands, e.g. in a timer's
+  // expiry): what a change is notified as.
+  const CommandSpec* running_ = nullptr;
+  SlowLog slowlog_;
+  LatencyMonitor latency_;
+  int64_t slowlog_slower_than_us_ = 10000;  // < 0: off
+  int64_t slowlog_max_len_ = 128;
+  int64_t latency_threshold_ms_ = 0;  // 0: off
+  std::vector<Session*> monitors_;    // in the order they started
   struct KeyHash {
     using is_transparent = void;
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }

@@ -39,6 +39,14 @@ void CmdPing(CommandContext& ctx) {
   if (ctx.argc() > 2) {
     return ctx.Error(fmt::format(fmt::runtime(errors::kWrongArityFormat), "ping"));
   }
+  // A subscribed RESP2 client gets a two-element array, as its messages
+  // are arrays too (Redis's rule).
+  if (ctx.session.subscribed() && ctx.session.protocol() == 2) {
+    ctx.reply().Array(2);
+    ctx.reply().Bulk("pong");
+    ctx.reply().Bulk(ctx.argc() == 2 ? ctx.argv[1] : "");
+    return;
+  }
   if (ctx.argc() == 2) return ctx.reply().Bulk(ctx.argv[1]);
   ctx.reply().Simple("PONG");
 }
@@ -54,6 +62,9 @@ void CmdReset(CommandContext& ctx) {
   Session& s = ctx.session;
   // RESET ends any transaction and forgets watched keys (it is never queued).
   ctx.commands.DiscardTransaction(s);
+  // It also leaves pub/sub and MONITOR, silently.
+  ctx.commands.pubsub().UnsubscribeAll(s);
+  ctx.commands.StopMonitor(s);
   s.reply.set_protocol(2);
   s.name.clear();
   // Redis 7.0 keeps CLIENT NO-EVICT across RESET; NO-TOUCH (a later
@@ -148,10 +159,13 @@ void CmdHello(CommandContext& ctx) {
 
 // One line of CLIENT LIST / CLIENT INFO, in Redis 7.2's field order.
 std::string DescribeClient(const Session& s, MonoTime now) {
-  // Redis's letters, in its order: x in MULTI, b blocked, d a watched key
-  // changed, c closing, e no-evict, T no-touch; N for none.
-  char flag_chars[7];
+  // Redis's letters, in its order: O monitor, P subscriber, x in MULTI, b
+  // blocked, d a watched key changed, c closing, e no-evict, T no-touch; N
+  // for none.
+  char flag_chars[9];
   size_t n = 0;
+  if (s.monitor) flag_chars[n++] = 'O';
+  if (s.subscribed()) flag_chars[n++] = 'P';
   if (s.in_multi) flag_chars[n++] = 'x';
   if (s.blocked()) flag_chars[n++] = 'b';
   if (s.watch_dirty) flag_chars[n++] = 'd';
@@ -161,11 +175,11 @@ std::string DescribeClient(const Session& s, MonoTime now) {
   if (n == 0) flag_chars[n++] = 'N';
   std::string_view flags(flag_chars, n);
   return fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 "
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 "
       "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl=0 oll=0 omem={} "
       "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
       s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
-      (now.us - s.last_interaction.us) / 1'000'000, flags,
+      (now.us - s.last_interaction.us) / 1'000'000, flags, s.channels.size(), s.patterns.size(),
       s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, s.query_buffer_bytes,
       s.query_buffer_capacity - std::min(s.query_buffer_capacity, s.query_buffer_bytes),
       s.queued_bytes, s.query_buffer_capacity, s.out.size(),

@@ -111,13 +111,14 @@ void WriteStats(CommandContext& ctx, std::string* out) {
       "instantaneous_input_kbps:{:.2f}\r\ninstantaneous_output_kbps:{:.2f}\r\n"
       "rejected_connections:{}\r\n"
       "expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n"
-      "pubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n"
+      "pubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\n"
       "unexpected_error_replies:0\r\ntotal_forks:{}\r\nlatest_fork_usec:{}\r\n",
       st.total_connections_received, cs.commands_processed,
       static_cast<int64_t>(ctx.commands.ops_per_sec()), st.total_net_input_bytes,
       st.total_net_output_bytes, ctx.commands.input_kbps(), ctx.commands.output_kbps(),
       st.rejected_connections, es.expiries, cs.keyspace_hits, cs.keyspace_misses,
-      cs.error_replies, ctx.commands.durability().rewriter().total_forks(),
+      ctx.commands.pubsub().NumChannels(), ctx.commands.pubsub().NumPat(), cs.error_replies,
+      ctx.commands.durability().rewriter().total_forks(),
       ctx.commands.durability().rewriter().latest_fork_usec());
 }
 

@@ -164,6 +164,10 @@ void CmdSet(CommandContext& ctx) {
                       : ifeq ? SetCondition::kIfEquals
                              : SetCondition::kNone;
   SetResult r = ctx.engine().Set(ctx.argv[1], ctx.argv[2], options, ctx.now);
+  // Redis tells of a SET with an expire option as "set" then "expire".
+  if (r.outcome == SetOutcome::kSet && expire != kNone) {
+    ctx.commands.notifier().Notify(kNotifyGeneric, "expire", ctx.argv[1]);
+  }
   // GET reads the key as GET does, a keyspace hit or miss (as Redis counts it).
   if (options.get_old) ctx.commands.NoteKeyRead(r.had_old);
   ReplySetResult(ctx, r, options.get_old);

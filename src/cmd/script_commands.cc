@@ -62,6 +62,7 @@ script::CommandBridge::Outcome ScriptBridge::Call(const std::vector<std::string_
   ctx.may_block = false;
   spec->handler(ctx);
   LOCKD_CHECK(!session_.blocked());
+  commands_->ScriptCalled(argv, *spec);
 
   size_t runs = 0;
   std::string_view first;

@@ -4,6 +4,7 @@
 
 #include "util/strings.h"
 #include "cmd/commands.h"
+#include "config/config_rewrite.h"
 #include "util/errors.h"
 #include "util/log.h"
 
@@ -57,6 +58,18 @@ void CmdConfigResetStat(CommandContext& ctx) {
   ctx.reply().Simple("OK");
 }
 
+void CmdConfigRewrite(CommandContext& ctx) {
+  const Config& config = ctx.config();
+  if (config.config_file.empty()) return ctx.Error(errors::kConfigRewriteNoFile);
+  Status s = RewriteConfigFile(config);
+  if (!s.ok()) {
+    Log(LogLevel::kWarning, "CONFIG REWRITE failed: {}", s.message());
+    return ctx.Error(fmt::format(fmt::runtime(errors::kConfigRewriteFailedFormat), s.message()));
+  }
+  Log(LogLevel::kNotice, "CONFIG REWRITE executed with success.");
+  ctx.reply().Simple("OK");
+}
+
 void CmdConfigHelp(CommandContext& ctx) {
   static const char* const kLines[] = {
       "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -66,8 +79,10 @@ void CmdConfigHelp(CommandContext& ctx) {
       "    Set the configuration <directive> to <value>.",
       "RESETSTAT",
       "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
       "HELP",
-      "    Print this help.",
+      "    Prints this help.",
   };
   ctx.Help(kLines);
 }
@@ -152,6 +167,8 @@ void AddServerCommands(std::vector<CommandSpec>* out) {
                         .args = {ArgDoc{.name = "parameter", .type = "string"},
                                  ArgDoc{.name = "value", .type = "string"}}}}),
       ConfigSub("resetstat", 2, CmdConfigResetStat, "Resets the server's statistics"),
+      ConfigSub("rewrite", 2, CmdConfigRewrite,
+                "Persists the effective configuration to file"),
       ConfigSub("help", 2, CmdConfigHelp, "Returns helpful text about the different subcommands"),
   };
   out->push_back(std::move(config));

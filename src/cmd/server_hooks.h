@@ -36,6 +36,10 @@ class ServerHooks {
   // A session that was blocked got its reply (grant, timeout, unblock): it
   // has output to send and may have pipelined commands to run.
   virtual void SessionUnblocked(Session& session) = 0;
+  // Output was appended to a session other than the one running a command
+  // (a pub/sub message, a MONITOR line): send it before the loop sleeps.
+  // The default does nothing: fakes without sockets need not care.
+  virtual void SessionHasOutput(Session& /*session*/) {}
   // SHUTDOWN: stop accepting, flush, exit with code 0.
   virtual void RequestShutdown() = 0;
   virtual ServerStatus Stats() = 0;

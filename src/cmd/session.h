@@ -74,6 +74,14 @@ struct Session {
   // another client's fdatasync.
   bool awaits_commit = false;
 
+  // Pub/sub (cmd/pubsub.h): the channels and patterns this client
+  // subscribes to, in the order it subscribed. Any subscription puts a RESP2
+  // client in subscribed mode; PubSub keeps the index from channel to clients.
+  std::vector<std::string> channels;
+  std::vector<std::string> patterns;
+  // MONITOR: the client receives a line for every command others run.
+  bool monitor = false;
+
   // QUIT, a protocol error, CLIENT KILL: send what is pending, then close.
   bool close_after_reply = false;
 
@@ -87,6 +95,11 @@ struct Session {
 
   int protocol() const { return reply.protocol(); }
   bool blocked() const { return waiter != nullptr; }
+  bool subscribed() const { return !channels.empty() || !patterns.empty(); }
+  // Receives output it did not ask for (messages, MONITOR lines), so its
+  // output is bounded by the pubsub class of client-output-buffer-limit
+  // rather than by pausing its reads.
+  bool receives_pushes() const { return monitor || subscribed(); }
 };
 
 }  // namespace lockd

@@ -293,8 +293,9 @@ std::string SetSpecial(const CompatSpec& spec, const std::vector<std::string>& a
   if (name == "notify-keyspace-events") {
     if (a.size() != 1) return "wrong number of arguments";
     // Redis keeps a set of classes and shows it in its own order, with 'A'
-    // for all of g$lshzxetd ('m' and 'n' are not in 'A').
-    constexpr std::string_view kClasses = "g$lshzxetdnKEm";
+    // for all of g$lshzxetd ('m' and 'n' are not in 'A'). 'L' is lockd's
+    // class of lock events (cmd/notifications.h), outside 'A' too, shown last.
+    constexpr std::string_view kClasses = "g$lshzxetdnKEmL";
     constexpr std::string_view kAll = "g$lshzxetd";
     std::string seen;
     for (const char c : a[0]) {
@@ -303,7 +304,7 @@ std::string SetSpecial(const CompatSpec& spec, const std::vector<std::string>& a
       } else if (kClasses.find(c) != std::string_view::npos) {
         seen.push_back(c);
       } else {
-        return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+        return "Invalid event class character. Use 'Ag$lshzxeKEtmdnL'.";
       }
     }
     auto has = [&seen](char c) { return seen.find(c) != std::string::npos; };
@@ -314,7 +315,7 @@ std::string SetSpecial(const CompatSpec& spec, const std::vector<std::string>& a
     for (const char c : std::string_view("g$lshzxetdn")) {
       if (!all && has(c)) shown.push_back(c);
     }
-    for (const char c : std::string_view("KEm")) {
+    for (const char c : std::string_view("KEmL")) {
       if (has(c)) shown.push_back(c);
     }
     *out = shown;

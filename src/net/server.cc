@@ -678,7 +678,12 @@ void Server::CheckQueryBufferLimit(Connection* c) {
 }
 
 bool Server::OverOutputLimits(Connection* c, MonoTime now) {
-  const OutputLimit& limit = config_.output_limit_normal;
+  // Subscribers and MONITOR clients get output they did not ask for, so
+  // pausing their reads bounds nothing: the pubsub class bounds them (for
+  // monitors this is lockd's choice; Redis counts them as normal clients,
+  // unbounded by default).
+  const OutputLimit& limit = c->session.receives_pushes() ? config_.output_limit_pubsub
+                                                          : config_.output_limit_normal;
   size_t pending = c->session.out.size();
   bool hard = limit.hard_bytes > 0 && pending >= static_cast<size_t>(limit.hard_bytes);
   bool soft = false;
@@ -711,7 +716,11 @@ void Server::ScheduleReady(Connection* c) {
 // ---- Writing ----
 
 void Server::Flush(Connection* c) {
-  if (c->closing || c->write_in_flight) return;
+  if (c->closing) return;
+  // A subscriber or monitor that does not read is closed at its output
+  // limit before the loop sleeps, even while a write to it is pending.
+  if (c->session.receives_pushes() && OverOutputLimits(c, clock_.Now())) return;
+  if (c->write_in_flight) return;
   OutputBuffer& out = c->session.out;
   if (out.empty()) {
     AfterOutputDrained(c);
@@ -976,9 +985,15 @@ void Server::BeforeSleep() {
   // before any other reply leaves; replies that need them synced (all of
   // them under appendfsync always) are held until the sync thread says so,
   // while the loop goes on serving.
-  if (!shut_down_ && !commands_->durability().Commit(clock_.Now())) {
+  const MonoTime commit_start = clock_.Now();
+  if (!shut_down_ && !commands_->durability().Commit(commit_start)) {
     Shutdown(false);
     return;
+  }
+  // LATENCY's "aof-write": the iteration's log write (its fdatasync runs on
+  // the sync thread, off the loop).
+  if (commands_->latency_monitor_on()) {
+    commands_->NoteLatency("aof-write", clock_.Now().us - commit_start.us);
   }
   scratch_.swap(flush_list_);
   for (Connection* c : scratch_) {
@@ -1024,7 +1039,13 @@ void Server::BeforeSleep() {
 void Server::OnWheelTimer(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
   self->wheel_armed_for_us_ = -1;
-  self->commands_->engine().Advance(self->clock_.Now());
+  const MonoTime start = self->clock_.Now();
+  self->commands_->engine().Advance(start);
+  // LATENCY's "expire-cycle": the loop's time spent freeing leases and
+  // ending waits, read only while the latency monitor is on.
+  if (self->commands_->latency_monitor_on()) {
+    self->commands_->NoteLatency("expire-cycle", self->clock_.Now().us - start.us);
+  }
 }
 
 void Server::ArmWheelTimer() {
@@ -1052,7 +1073,8 @@ void Server::UpdateCron() {
   // With the log on, the cron also wakes an idle loop so that everysec
   // syncs and retries of failed writes happen without traffic.
   bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0 ||
-                                config_.appendonly || config_.http_port != 0);
+                                config_.output_limit_pubsub.soft_bytes > 0 || config_.appendonly ||
+                                config_.http_port != 0);
   if (needed == cron_active_) return;
   if (needed) {
     uv_timer_start(&cron_, OnCron, 1000, 1000);
@@ -1066,15 +1088,19 @@ void Server::OnCron(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
   MonoTime now = self->clock_.Now();
   std::vector<Connection*> idle;
+  std::vector<Connection*> pending;
   for (auto& [id, c] : self->clients_) {
-    // Blocked clients wait as long as they asked to, as in Redis.
-    if (self->config_.timeout > 0 && !c->session.blocked() &&
+    // Blocked clients wait as long as they asked to, and subscribers and
+    // monitors listen as long as they like, as in Redis.
+    if (self->config_.timeout > 0 && !c->session.blocked() && !c->session.receives_pushes() &&
         IdleTimeoutReached(now.us - c->session.last_interaction.us, self->config_.timeout)) {
       idle.push_back(c);
     } else if (!c->session.out.empty()) {
-      self->OverOutputLimits(c, now);
+      pending.push_back(c);
     }
   }
+  // Checked after the walk: a close takes the client out of clients_.
+  for (Connection* c : pending) self->OverOutputLimits(c, now);
   for (Connection* c : idle) {
     Log(LogLevel::kVerbose, "Closing idle client id={} addr={}", c->session.id, c->session.addr);
     self->Close(c);
@@ -1165,6 +1191,14 @@ void Server::KillSession(Session& session) {
   } else {
     Close(it->second);
   }
+}
+
+void Server::SessionHasOutput(Session& session) {
+  auto it = clients_.find(session.id);
+  if (it == clients_.end()) return;
+  // Not closed here even when over its limit: this runs while PUBLISH
+  // walks the subscriber lists that closing would change. Flush checks.
+  ScheduleFlush(it->second);
 }
 
 void Server::SessionUnblocked(Session& session) {

@@ -37,6 +37,7 @@ class Server final : public ServerHooks {
   Session* FindSession(uint64_t id) override;
   void KillSession(Session& session) override;
   void SessionUnblocked(Session& session) override;
+  void SessionHasOutput(Session& session) override;
   void RequestShutdown() override;
   ServerStatus Stats() override;
   void ResetStats() override;

@@ -205,4 +205,16 @@ inline constexpr const char* kHttpEmptyFieldFormat = "field '{}' must not be emp
 // Formatted with the field and what it must be ("a positive integer").
 inline constexpr const char* kHttpBadNumberFormat = "field '{}' must be {}";
 
+// Pub/sub and the operator commands (SLOWLOG, LATENCY, MONITOR, CONFIG
+// REWRITE), in Redis 7.0's words.
+inline constexpr const char* kSubscribedContextFormat =
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+    "allowed in this context";
+inline constexpr const char* kSlowlogCount = "ERR count should be greater than or equal to -1";
+inline constexpr const char* kMonitorDenyBlocking =
+    "ERR MONITOR isn't allowed for DENY BLOCKING client";
+inline constexpr const char* kConfigRewriteNoFile =
+    "ERR The server is running without a config file";
+inline constexpr const char* kConfigRewriteFailedFormat = "ERR Rewriting config file: {}";
+
 }  // namespace lockd::errors
