@@ -32,7 +32,8 @@
 #                           connections, and leases expiring at once
 #   BENCH_HTTP_SECONDS=5  BENCH_HTTP_CLIENTS=16   the HTTP section's wrk run length (RESP
 #                           runs 10000 requests per second of it) and connections on each side
-#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http   a subset
+#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers
+#                           a subset
 #                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
 #                           commands Redis lock clients send, SET NX PX and EVALSHA, to both)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
@@ -88,7 +89,7 @@ ST_GARBAGE=${BENCH_STALL_GARBAGE:-$d_st_garbage}
 ST_EXPIRE=${BENCH_STALL_EXPIRE:-$d_st_expire}
 HTTP_SECONDS=${BENCH_HTTP_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
 HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-16}
-ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http}
+ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -911,6 +912,41 @@ if section http && [ "$SELFTEST" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------
+# 8. What observing costs: unpipelined LOCK.ACQUIRE on lockd alone, with
+# /metrics scraped once a second, and with one MONITOR listener; redis-server
+# with and without a MONITOR listener for reference. Rounds alternate.
+
+if section observers && [ "$SELFTEST" != 1 ]; then
+  echo
+  echo "== 8. observing: LOCK.ACQUIRE (P1) alone, with /metrics scraped every second, with one MONITOR; log off"
+  obs_port=$("$PY" "$HELPER" ports 1) || die "no free port"
+  for round in $(seq "$ROUNDS"); do
+    start_server lockd "$TMP/obs-lockd-$round" --appendonly no --http-port "$obs_port"
+    start_server redis "$TMP/obs-redis-$round" --appendonly no
+    # shellcheck disable=SC2046
+    bench_run lockd obs-none "$round/$ROUNDS" "$REQUESTS" 1 $(acquire_cmd lockd)
+    (while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$obs_port/metrics"; done) &
+    scraper=$!
+    # shellcheck disable=SC2046
+    bench_run lockd obs-metrics "$round/$ROUNDS" "$REQUESTS" 1 $(acquire_cmd lockd)
+    kill "$scraper" 2>/dev/null; wait "$scraper" 2>/dev/null || true
+    for side in lockd redis; do
+      if [ "$side" = redis ]; then
+        # shellcheck disable=SC2046
+        bench_run redis obs-none "$round/$ROUNDS" "$REQUESTS" 1 $(acquire_cmd redis)
+      fi
+      redis-cli -h 127.0.0.1 -p "${PORT[$side]}" MONITOR >/dev/null &
+      monitor=$!
+      sleep 0.2
+      # shellcheck disable=SC2046
+      bench_run "$side" obs-monitor "$round/$ROUNDS" "$REQUESTS" 1 $(acquire_cmd "$side")
+      kill "$monitor" 2>/dev/null; wait "$monitor" 2>/dev/null || true
+    done
+    for side in lockd redis; do stop_server "$side"; done
+  done
+fi
+
+# ---------------------------------------------------------------------------
 # Summary.
 
 # row NAME LOCKD REDIS UNIT DECIMALS [TARGET-OP TARGET [TARGET-ON [TARGET-TEXT]]]
@@ -1036,6 +1072,17 @@ if section http && [ -n "${R[cpu:http,lockd]:-}" ]; then
   row "acquire+release: HTTP (wrk) vs RESP" "$(med http,lockd)" "$(med resp,redis)" ops/s 0
   row "  server CPU per op: HTTP vs RESP" "$(med cpu:http,lockd)" "$(med cpu:resp,redis)" us 2 \
     "<=" 2.0
+fi
+if section observers && [ -n "${R[obs-none,lockd]:-}" ]; then
+  echo "  (observing rows: the \"redis\" column is lockd without observers, so the ratio is what remains)"
+  row "LOCK.ACQUIRE (P1), /metrics every 1 s" "$(med obs-metrics,lockd)" "$(med obs-none,lockd)" rps 0 \
+    ">=" 0.95
+  row "  server CPU per request" "$(med cpu:obs-metrics,lockd)" "$(med cpu:obs-none,lockd)" us 2
+  row "LOCK.ACQUIRE (P1), one MONITOR" "$(med obs-monitor,lockd)" "$(med obs-none,lockd)" rps 0 \
+    ">=" 0.95
+  row "  server CPU per request" "$(med cpu:obs-monitor,lockd)" "$(med cpu:obs-none,lockd)" us 2
+  row "  redis-server: SET NX PX with/without MONITOR" "$(med obs-monitor,redis)" "$(med obs-none,redis)" \
+    rps 0
 fi
 if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite ||
     section stalls; }; then

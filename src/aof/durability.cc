@@ -341,6 +341,12 @@ bool Durability::Commit(MonoTime now) {
   if (!writer_.attached()) return true;
 
   const AppendFsync policy = config_->appendfsync;
+  if (policy == AppendFsync::kAlways && latency_sink_) {
+    // The syncs that ended since the last commit, whichever thread ran them.
+    if (int64_t worst = writer_.TakeWorstSyncMicros(); worst > 0) {
+      latency_sink_("aof-fsync-always", worst);
+    }
+  }
   // Under `always` every token and deadline reaches the disk before it is
   // revealed; otherwise a reservation must, and so must a lease without a
   // deadline.
@@ -464,6 +470,7 @@ Status Durability::StartRewrite(MonoTime now) {
   }
   rewrite_started_ = now;
   child_exited_ = false;
+  NoteLatency("fork", rewriter_.latest_fork_usec());
   Log(LogLevel::kNotice, "Background append only file rewriting started by pid {}", rewriter_.child());
   return Status::Ok();
 }
@@ -486,7 +493,9 @@ void Durability::MaybeFinishRewrite(MonoTime now) {
   if (step == RewriteTail::Step::kRunning) return;
   std::unique_ptr<RewriteTail> tail = std::move(tail_);
   if (step == RewriteTail::Step::kFailed) return FailRewrite(tail->error(), now);
+  MonoTime rename_start = clock_->Now();
   int r = fs_->RenameDurably(rewriter_.temp_path(), config_->appendfilename);
+  NoteLatency("aof-rename", clock_->Now().us - rename_start.us);
   if (r != 0) return FailRewrite("rename: " + ErrorText(r), now);
   uint64_t size = tail->size();
   Log(LogLevel::kNotice,

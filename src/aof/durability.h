@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 
 #include "aof/background_sync.h"
@@ -89,6 +90,10 @@ class Durability final : public ChangeListener {
   uint64_t log_size() const { return writer_.size(); }
   uint64_t rewrites() const { return rewrites_; }
   const SyncLatency& sync_latency() const { return writer_.sync_latency(); }
+  // Where the log reports slow steps for LATENCY (event name, microseconds):
+  // "aof-fsync-always", "fork" and "aof-rename". Called on the loop only.
+  using LatencySink = std::function<void(std::string_view event, int64_t micros)>;
+  void set_latency_sink(LatencySink sink) { latency_sink_ = std::move(sink); }
   // Remaining restart lock-delay in ms (0: none).
   int64_t restart_delay_ms(MonoTime now) const;
 
@@ -158,6 +163,11 @@ class Durability final : public ChangeListener {
   uint64_t rewrites_ = 0;
   uint64_t base_size_ = 0;
   MonoTime next_auto_rewrite_;
+  LatencySink latency_sink_;
+
+  void NoteLatency(std::string_view event, int64_t micros) {
+    if (latency_sink_) latency_sink_(event, micros);
+  }
 };
 
 }  // namespace lockd::aof

@@ -42,7 +42,14 @@ class SyncLatency {
     counts_[b].fetch_add(1, std::memory_order_relaxed);
     sum_micros_.fetch_add(static_cast<uint64_t>(micros < 0 ? 0 : micros),
                           std::memory_order_relaxed);
+    int64_t worst = worst_unread_.load(std::memory_order_relaxed);
+    while (micros > worst && !worst_unread_.compare_exchange_weak(worst, micros,
+                                                                  std::memory_order_relaxed)) {
+    }
   }
+  // The longest sync since the last call (0 when none), for LATENCY's
+  // "aof-fsync-always" event: the loop reads it once per commit.
+  int64_t TakeWorst() { return worst_unread_.exchange(0, std::memory_order_relaxed); }
   struct Snapshot {
     uint64_t at_most[kBuckets] = {};  // cumulative: syncs that took <= kBoundsMicros[i]
     uint64_t count = 0;
@@ -63,6 +70,7 @@ class SyncLatency {
  private:
   std::atomic<uint64_t> counts_[kBuckets + 1] = {};  // the last: longer than every bound
   std::atomic<uint64_t> sum_micros_{0};
+  std::atomic<int64_t> worst_unread_{0};
 };
 
 class LogWriter {
@@ -101,6 +109,7 @@ class LogWriter {
     return sync_state_->last_micros.load(std::memory_order_acquire);
   }
   const SyncLatency& sync_latency() const { return sync_state_->latency; }
+  int64_t TakeWorstSyncMicros() { return sync_state_->latency.TakeWorst(); }
   // Log sequence numbers: bytes written, and bytes known on disk.
   uint64_t written_lsn() const { return written_lsn_; }
   uint64_t durable_lsn() const { return sync_state_->durable.load(std::memory_order_acquire); }

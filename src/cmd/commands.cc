@@ -91,6 +91,9 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
       run_id_(RandomRunId()),
       started_(clock->Now()) {
   durability_->set_engine(engine_.get());
+  durability_->set_latency_sink([this](std::string_view event, int64_t micros) {
+    if (latency_monitor_on()) NoteLatency(event, micros);
+  });
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
 }

@@ -1058,3 +1058,37 @@ TEST_CASE("durability: a lease without a deadline is synced before its reply (ev
 
 }  // namespace
 }  // namespace lockd
+
+namespace lockd {
+namespace {
+
+// LATENCY's "aof-fsync-always": a sync of 30 ms under a 10 ms threshold is
+// an event, whether the loop or the sync thread ran it; with the log's syncs
+// quick, no such event appears.
+TEST_CASE("durability: slow syncs under always are LATENCY events") {
+  FakeFileSystem fs;
+  TestServer server(AppendFsync::kAlways, &fs);
+  REQUIRE(server.Start());
+  Client c(server.port());
+  REQUIRE(c.connected());
+  REQUIRE(c.Call({"CONFIG", "SET", "latency-monitor-threshold", "10"}) == "+OK");
+  REQUIRE(IsInteger(c.Call({"LOCK.ACQUIRE", "quick", "h", "10000"})));
+  CHECK(c.Call({"LATENCY", "HISTORY", "aof-fsync-always"}) == "[]");
+
+  fs.DelaySyncs(30);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(IsInteger(c.Call({"LOCK.ACQUIRE", fmt::format("slow{}", i), "h", "10000"})));
+  }
+  fs.DelaySyncs(0);
+  // The event is noted at the commit after the sync ended.
+  REQUIRE(IsInteger(c.Call({"LOCK.ACQUIRE", "after", "h", "10000"})));
+  std::string latest = c.Call({"LATENCY", "LATEST"});
+  INFO("LATENCY LATEST: " << latest);
+  CHECK(latest.find("aof-fsync-always") != std::string::npos);
+  std::string history = c.Call({"LATENCY", "HISTORY", "aof-fsync-always"});
+  CHECK(history != "[]");
+  CHECK(server.Stop() == 0);
+}
+
+}  // namespace
+}  // namespace lockd
