@@ -1,7 +1,8 @@
 // The request hot path's shortcuts decide exactly as the general code they
 // skip: the parser's one-pass read of a whole command (checked against the
-// same bytes fed one at a time, which never takes it) and ParseInt64's
-// unchecked loop for short numbers (against 128-bit arithmetic).
+// same bytes fed one at a time, which never takes it), ParseInt64's
+// unchecked loop for short numbers (against 128-bit arithmetic), and the command
+// table's folded-hash lookup (against a plain case-insensitive scan).
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd/command_table.h"
 #include "lockd/resp.h"
 #include "util/strings.h"
 
@@ -267,6 +269,53 @@ TEST_CASE("hot path: integers of every width parse as Redis's string2ll") {
     if (rng() % 3 == 0) s[rng() % s.size()] = "0123456789-+x"[rng() % 13];
     CheckInt(s);
   }
+}
+
+// The table's lookup against the plain rule: the one command whose name
+// equals `name` ignoring ASCII case, or none.
+const CommandSpec* ScanFor(std::string_view name) {
+  for (const CommandSpec* spec : CommandTable::Get().All()) {
+    if (EqualsIgnoreCase(spec->name, name)) return spec;
+  }
+  return nullptr;
+}
+
+TEST_CASE("hot path: command lookup folds ASCII case and nothing else") {
+  const CommandTable& table = CommandTable::Get();
+  REQUIRE(!table.All().empty());
+  for (const CommandSpec* spec : table.All()) {
+    std::string upper = spec->name, mixed = spec->name;
+    for (size_t i = 0; i < upper.size(); ++i) {
+      if (upper[i] >= 'a' && upper[i] <= 'z') upper[i] = static_cast<char>(upper[i] - 32);
+      if (i % 2 == 0) mixed[i] = upper[i];
+    }
+    CHECK(table.Find(spec->name) == spec);
+    CHECK(table.Find(upper) == spec);
+    CHECK(table.Find(mixed) == spec);
+    // Near misses: one byte more or less, or a byte whose case bit differs
+    // but that is no letter ('@' for '`', '[' for '{', '\x01' for '!'...).
+    std::vector<std::string> misses = {spec->name + "x", spec->name.substr(1), spec->name + '\0'};
+    for (size_t i = 0; i < spec->name.size(); ++i) {
+      std::string flipped = spec->name;
+      flipped[i] = static_cast<char>(flipped[i] ^ 0x20);
+      misses.push_back(flipped);
+      flipped[i] = static_cast<char>(flipped[i] ^ 0x01);
+      misses.push_back(flipped);
+    }
+    for (const std::string& m : misses) {
+      INFO("probe: ", m);
+      CHECK(table.Find(m) == ScanFor(m));
+    }
+  }
+  for (const char* probe :
+       {"", "x", "@et", "`et", "SET\0", "s\xc5\xbft", "sEt", "GET", "lock.acquire", "LOCK.ACQUIRE",
+        "LOCK.ACQUIRX", "evalsha", "EVALSHA_RO",
+        "a-name-longer-than-any-command-the-table-holds-at-all-xxxxxxxxxxxxx"}) {
+    INFO("probe: ", probe);
+    CHECK(table.Find(probe) == ScanFor(probe));
+  }
+  CHECK(table.Find("set") != nullptr);
+  CHECK(table.Find("SeT") == table.Find("set"));
 }
 
 }  // namespace
