@@ -1,8 +1,9 @@
 // The request hot path's shortcuts decide exactly as the general code they
 // skip: the parser's one-pass read of a whole command (checked against the
 // same bytes fed one at a time, which never takes it), ParseInt64's
-// unchecked loop for short numbers (against 128-bit arithmetic), and the command
-// table's folded-hash lookup (against a plain case-insensitive scan).
+// unchecked loop for short numbers (against 128-bit arithmetic), the command
+// table's folded-hash lookup (against a plain case-insensitive scan), and the
+// input buffer's pooled chunk for an idle client's next read.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "cmd/command_table.h"
 #include "lockd/resp.h"
+#include "net/input_buffer.h"
 #include "util/strings.h"
 
 namespace lockd {
@@ -316,6 +318,38 @@ TEST_CASE("hot path: command lookup folds ASCII case and nothing else") {
   }
   CHECK(table.Find("set") != nullptr);
   CHECK(table.Find("SeT") == table.Find("set"));
+}
+
+TEST_CASE("hot path: an idle client's buffer comes back as one read chunk, and goes again") {
+  InputBuffer in;
+  CHECK(in.capacity() == 0);
+  for (int round = 0; round < 3; ++round) {
+    size_t room = 0;
+    char* p = in.PrepareRead(&room);
+    REQUIRE(p != nullptr);
+    CHECK(room == InputBuffer::kReadChunk);
+    CHECK(in.capacity() == InputBuffer::kReadChunk);
+    CHECK(in.Pending().empty());
+    std::memcpy(p, "PING\r\n", 6);
+    in.Commit(6);
+    CHECK(in.Pending() == "PING\r\n");
+    in.Consume(6);
+    CHECK(in.capacity() == 0);
+    CHECK(in.size() == 0);
+  }
+  // A big argument announced from idle: the reservation holds, reads fill it.
+  REQUIRE(in.Reserve(100000));
+  CHECK(in.filling());
+  size_t room = 0;
+  char* p = in.PrepareRead(&room);
+  REQUIRE(p != nullptr);
+  CHECK(room == 100000);
+  in.Clear();
+  CHECK(in.capacity() == 0);
+  p = in.PrepareRead(&room);
+  REQUIRE(p != nullptr);
+  CHECK(room == InputBuffer::kReadChunk);
+  CHECK_FALSE(in.filling());
 }
 
 }  // namespace
