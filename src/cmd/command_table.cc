@@ -57,6 +57,7 @@ CommandTable::CommandTable() {
     for (CommandSpec& sub : spec.subcommands) sub.stats_index = stats_slots_++;
     ordered_.push_back(&spec);
   }
+  BuildIndex();
   std::sort(ordered_.begin(), ordered_.end(),
             [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
 }
@@ -67,14 +68,42 @@ void CommandTable::Add(CommandSpec spec) {
   by_name_.emplace(std::move(name), std::move(spec));
 }
 
+// Every command runs one lookup, so it hashes and compares the name as sent,
+// folding case on the fly: no lowercased copy, no std::hash over a string.
+// Folding with | 0x20 also merges a few non-letters ('@' and '`'); that only
+// shares a hash, the comparison below folds letters alone.
+uint32_t CommandTable::NameHash(std::string_view name) {
+  uint32_t h = 2166136261u ^ static_cast<uint32_t>(name.size());
+  for (char c : name) h = (h ^ (static_cast<uint8_t>(c) | 0x20u)) * 16777619u;
+  return h;
+}
+
+void CommandTable::BuildIndex() {
+  // At most a quarter full, so that a probe ends within a slot or two.
+  size_t size = 16;
+  while (size < by_name_.size() * 4) size *= 2;
+  index_.assign(size, nullptr);
+  index_mask_ = size - 1;
+  for (const auto& [name, spec] : by_name_) {
+    max_name_len_ = std::max(max_name_len_, name.size());
+    size_t slot = NameHash(name) & index_mask_;
+    while (index_[slot] != nullptr) slot = (slot + 1) & index_mask_;
+    index_[slot] = &spec;
+  }
+}
+
 const CommandSpec* CommandTable::Find(std::string_view name) const {
-  // Command names are short; lowercase into a stack buffer to avoid an
-  // allocation on every command.
-  char buf[64];
-  if (name.size() > sizeof(buf)) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i) buf[i] = LowerAscii(name[i]);
-  auto it = by_name_.find(std::string(buf, name.size()));
-  return it == by_name_.end() ? nullptr : &it->second;
+  if (name.size() > max_name_len_) return nullptr;
+  for (size_t slot = NameHash(name) & index_mask_;; slot = (slot + 1) & index_mask_) {
+    const CommandSpec* spec = index_[slot];
+    if (spec == nullptr) return nullptr;
+    // Table names are lowercase: only the name sent needs folding.
+    const std::string& stored = spec->name;
+    if (stored.size() != name.size()) continue;
+    size_t i = 0;
+    while (i < name.size() && LowerAscii(name[i]) == stored[i]) ++i;
+    if (i == name.size()) return spec;
+  }
 }
 
 }  // namespace lockd

@@ -90,9 +90,17 @@ class CommandTable {
  private:
   CommandTable();
   void Add(CommandSpec spec);
+  // Fills index_, once every command is in by_name_ (whose nodes never move).
+  void BuildIndex();
+  static uint32_t NameHash(std::string_view name);
 
   std::unordered_map<std::string, CommandSpec> by_name_;
   std::vector<const CommandSpec*> ordered_;
+  // Find's open-addressing index over by_name_: NameHash, linear probing,
+  // null for an empty slot.
+  std::vector<const CommandSpec*> index_;
+  size_t index_mask_ = 0;
+  size_t max_name_len_ = 0;
   size_t stats_slots_ = 0;
 };
 

@@ -139,9 +139,10 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
   // Redis's order: changes are refused while the log cannot be written,
   // and everything but a few connection and admin commands while it loads.
   // An EXEC counts as a change when it would run one.
-  const bool exec = spec->parent == nullptr && spec->name == "exec";
-  const bool writes =
-      (spec->flags & kCmdWrite) || (exec && session.in_multi && (session.queued_flags & kCmdWrite));
+  // (The name is compared last: every command comes here.)
+  const bool writes = (spec->flags & kCmdWrite) ||
+                      (session.in_multi && (session.queued_flags & kCmdWrite) &&
+                       spec->parent == nullptr && spec->name == "exec");
   if (writes && durability_->refusing_writes()) {
     Reject(session, durability_->misconf_error(), spec);
     return;

@@ -106,6 +106,42 @@ bool IsOption(std::string_view arg, const char (&name)[N]) {
   return EqualsIgnoreCase(arg, std::string_view(name, N - 1));
 }
 
+enum class SetWord { kNx, kXx, kIfeq, kGet, kKeepttl, kEx, kPx, kExat, kPxat, kOther };
+
+// Which of SET's option words `arg` is, case-insensitively, in one look at
+// its length and letters (every SET runs this for each option). The words
+// are all letters, and a byte `c` has c | 0x20 == a lowercase letter exactly
+// when `c` is that letter in either case.
+SetWord SetWordOf(std::string_view arg) {
+  auto lower = [&](size_t i) { return static_cast<char>(arg[i] | 0x20); };
+  switch (arg.size()) {
+    case 2:
+      if (lower(1) != 'x') return SetWord::kOther;
+      switch (lower(0)) {
+        case 'n': return SetWord::kNx;
+        case 'x': return SetWord::kXx;
+        case 'e': return SetWord::kEx;
+        case 'p': return SetWord::kPx;
+        default: return SetWord::kOther;
+      }
+    case 3:
+      return lower(0) == 'g' && lower(1) == 'e' && lower(2) == 't' ? SetWord::kGet
+                                                                   : SetWord::kOther;
+    case 4:
+      if (lower(0) == 'i') {
+        return lower(1) == 'f' && lower(2) == 'e' && lower(3) == 'q' ? SetWord::kIfeq
+                                                                     : SetWord::kOther;
+      }
+      if (lower(1) != 'x' || lower(2) != 'a' || lower(3) != 't') return SetWord::kOther;
+      if (lower(0) == 'e') return SetWord::kExat;
+      return lower(0) == 'p' ? SetWord::kPxat : SetWord::kOther;
+    case 7:
+      return IsOption(arg, "keepttl") ? SetWord::kKeepttl : SetWord::kOther;
+    default:
+      return SetWord::kOther;
+  }
+}
+
 void CmdSet(CommandContext& ctx) {
   // Redis 7.0's parser: an option conflicting with one already seen, or one
   // missing its argument, is a syntax error; a repeated expire option keeps
@@ -117,30 +153,30 @@ void CmdSet(CommandContext& ctx) {
   std::string_view expire_arg;
   const size_t argc = ctx.argc();
   for (size_t j = 3; j < argc; ++j) {
-    std::string_view opt = ctx.argv[j];
+    const SetWord word = SetWordOf(ctx.argv[j]);
     const bool has_next = j + 1 < argc;
-    if (IsOption(opt, "nx") && !xx && !ifeq) {
+    if (word == SetWord::kNx && !xx && !ifeq) {
       nx = true;
-    } else if (IsOption(opt, "xx") && !nx && !ifeq) {
+    } else if (word == SetWord::kXx && !nx && !ifeq) {
       xx = true;
-    } else if (IsOption(opt, "ifeq") && !nx && !xx && has_next) {
+    } else if (word == SetWord::kIfeq && !nx && !xx && has_next) {
       ifeq = true;
       options.compare = ctx.argv[++j];
-    } else if (IsOption(opt, "get")) {
+    } else if (word == SetWord::kGet) {
       options.get_old = true;
-    } else if (IsOption(opt, "keepttl") && expire == kNone) {
+    } else if (word == SetWord::kKeepttl && expire == kNone) {
       keepttl = true;
-    } else if (IsOption(opt, "ex") && !keepttl && (expire == kNone || expire == kEx) && has_next) {
+    } else if (word == SetWord::kEx && !keepttl && (expire == kNone || expire == kEx) && has_next) {
       expire = kEx;
       expire_arg = ctx.argv[++j];
-    } else if (IsOption(opt, "px") && !keepttl && (expire == kNone || expire == kPx) && has_next) {
+    } else if (word == SetWord::kPx && !keepttl && (expire == kNone || expire == kPx) && has_next) {
       expire = kPx;
       expire_arg = ctx.argv[++j];
-    } else if (IsOption(opt, "exat") && !keepttl && (expire == kNone || expire == kExat) &&
+    } else if (word == SetWord::kExat && !keepttl && (expire == kNone || expire == kExat) &&
                has_next) {
       expire = kExat;
       expire_arg = ctx.argv[++j];
-    } else if (IsOption(opt, "pxat") && !keepttl && (expire == kNone || expire == kPxat) &&
+    } else if (word == SetWord::kPxat && !keepttl && (expire == kNone || expire == kPxat) &&
                has_next) {
       expire = kPxat;
       expire_arg = ctx.argv[++j];

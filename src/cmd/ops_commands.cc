@@ -207,13 +207,13 @@ void Commands::LoadOpsConfig() {
 void Commands::AfterCall(const Session& session, const std::vector<std::string_view>& argv,
                          const CommandSpec& spec, int64_t micros) {
   const CommandSpec& top = spec.parent != nullptr ? *spec.parent : spec;
-  const bool exec = top.name == "exec";
   if (latency_threshold_ms_ > 0) {
     latency_.AddIfNeeded((spec.flags & kCmdFast) ? "fast-command" : "command", micros / 1000,
                          latency_threshold_ms_, clock_->WallNow().us / 1'000'000);
   }
   // EXEC is not logged itself: the commands it ran are (Redis's rule).
-  if (slowlog_slower_than_us_ >= 0 && micros >= slowlog_slower_than_us_ && !exec) {
+  // (The name is compared last: every command comes here.)
+  if (slowlog_slower_than_us_ >= 0 && micros >= slowlog_slower_than_us_ && top.name != "exec") {
     slowlog_.Add(argv, micros, clock_->WallNow().us / 1'000'000, session.addr, session.name,
                  static_cast<size_t>(std::max<int64_t>(slowlog_max_len_, 0)));
   }

@@ -77,6 +77,19 @@ char* AllocateRegion(size_t bytes) {
 InputBuffer::~InputBuffer() { Release(); }
 
 char* InputBuffer::PrepareRead(size_t* available) {
+  if (data_ == nullptr) {
+    // An idle client's next read, the usual case for a client that sends
+    // one command at a time: a pooled chunk, with nothing to slide, size or
+    // copy. (No region means nothing pending and nothing reserved.)
+    data_ = chunk_pool.Take();
+    if (data_ == nullptr) {
+      *available = 0;
+      return nullptr;
+    }
+    capacity_ = kReadChunk;
+    *available = kReadChunk;
+    return data_;
+  }
   // While a reservation is being filled the room is already there (Reserve
   // made it): read into it, however little is left.
   if (!filling() && capacity_ - end_ < kReadChunk) {

@@ -27,6 +27,17 @@ inline bool ParseInt64(std::string_view s, int64_t* out) {
   }
   if (s[i] < '1' || s[i] > '9') return false;
   uint64_t v = 0;
+  if (s.size() - i <= 18) {
+    // At most 18 digits cannot overflow: no range check per digit (the
+    // common case, e.g. a TTL or a key count on every command).
+    for (; i < s.size(); ++i) {
+      const unsigned digit = static_cast<unsigned>(s[i] - '0');
+      if (digit > 9) return false;
+      v = v * 10 + digit;
+    }
+    *out = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+    return true;
+  }
   for (; i < s.size(); ++i) {
     if (s[i] < '0' || s[i] > '9') return false;
     const uint64_t digit = static_cast<uint64_t>(s[i] - '0');
