@@ -9,10 +9,10 @@ set -euo pipefail
 # clang with its compiler runtime (libclang-rt-14-dev) builds the fuzz targets
 # (libFuzzer) and the sanitized variants of the suite. http-parser and simdjson
 # parse the HTTP/JSON listener's input; prometheus (promtool) checks /metrics
-# in the tests; wrk drives the HTTP benchmark.
+# in the tests; wrk drives the HTTP benchmark; curl is the HTTP tests' client.
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
           lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux
-          clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk)
+          clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk curl)
 
 missing=()
 for p in "${packages[@]}"; do

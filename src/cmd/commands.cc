@@ -229,14 +229,16 @@ void Commands::NoteErrorReply(std::string_view message) {
 
 void Commands::ReplyUnknownCommand(Session& session, const std::vector<std::string_view>& argv) {
   ++stats_.unknown_commands;
-  // Redis quotes the first arguments, up to about 128 bytes in all.
+  // Redis quotes the first arguments, up to about 128 bytes in all. It
+  // formats them with printf's %s, which ends each at its first NUL byte.
+  auto c_string = [](std::string_view s) { return s.substr(0, s.find('\0')); };
   std::string args;
   for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
     size_t room = 128 - args.size();
-    args += fmt::format("'{}' ", argv[i].substr(0, room));
+    args += fmt::format("'{}' ", c_string(argv[i]).substr(0, room));
   }
   Reject(session, fmt::format(fmt::runtime(errors::kUnknownCommandFormat),
-                              argv[0].substr(0, 128), args));
+                              c_string(argv[0]).substr(0, 128), args));
 }
 
 void Commands::Reject(Session& session, std::string_view message, const CommandSpec* spec) {

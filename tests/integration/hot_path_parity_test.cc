@@ -61,6 +61,10 @@ TEST_CASE("hot path parity: command names in any case, and near misses") {
   p.Same({"PING", "x"});
   p.Same({std::string(70, 'x')});
   p.Same({std::string(1, '\xd0')});
+  // Unknown names and arguments holding NUL bytes: Redis's error text ends
+  // each of them at the NUL, as printf's %s does.
+  p.Same({std::string("no\0such", 7), std::string("a\0b", 3), "c"});
+  p.Same({std::string("\0", 1)});
 }
 
 TEST_CASE("hot path parity: whole commands and the header forms left to the general parser") {
