@@ -73,6 +73,15 @@ const Certs& TestCerts() {
     c.ok = std::filesystem::exists(c.other_crt) && std::filesystem::exists(c.server2_crt);
     return c;
   }();
+  // Removed when the test binary exits.
+  struct Remover {
+    std::string dir;
+    ~Remover() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+  };
+  static const Remover remover{certs.dir};
   return certs;
 }
 
@@ -356,14 +365,15 @@ TEST_CASE("tls: start-up fails as Redis's when the context cannot be built") {
   RunResult r = RunServerOnce({"--port", std::to_string(FreePort()), "--tls-port",
                                std::to_string(FreePort()), "--tls-cert-file", "/nonexistent.crt",
                                "--tls-key-file", TestCerts().server_key, "--tls-ca-cert-file",
-                               TestCerts().ca, "--appendonly", "no"});
+                               TestCerts().ca, "--appendonly", "no", "--dir", TestCerts().dir});
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("Failed to load certificate: /nonexistent.crt") != std::string::npos);
   CHECK(r.output.find("Failed to configure TLS. Check logs for more info.") != std::string::npos);
   RunResult no_ca = RunServerOnce({"--port", std::to_string(FreePort()), "--tls-port",
                                    std::to_string(FreePort()), "--tls-cert-file",
                                    TestCerts().server_crt, "--tls-key-file",
-                                   TestCerts().server_key, "--appendonly", "no"});
+                                   TestCerts().server_key, "--appendonly", "no", "--dir",
+                                   TestCerts().dir});
   CHECK(no_ca.exit_code == 1);
   CHECK(no_ca.output.find("Either tls-ca-cert-file or tls-ca-cert-dir must be specified") !=
         std::string::npos);
