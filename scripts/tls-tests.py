@@ -150,6 +150,25 @@ def main():
                 s.sendall(resp("PING"))
                 check("python ssl: TLSv1.2", (s.version(), s.recv(100)), ("TLSv1.2", b"+PONG\r\n"))
 
+        # redis-py with ssl=True (Debian's python3-redis, as the client suites
+        # use it), its Lock included.
+        py = os.environ.get("CLIENT_TESTS_PYTHON", "/usr/bin/python3")
+        snippet = f"""
+import redis
+r = redis.Redis(host="localhost", port={tls_port}, ssl=True, ssl_ca_certs="{d}/ca.crt",
+                ssl_certfile="{d}/client.crt", ssl_keyfile="{d}/client.key", socket_timeout=10)
+out = [r.ping(), r.execute_command("LOCK.ACQUIRE", "rp", "me", "60000") > 0,
+       r.set("rps", "v", nx=True, px=60000), r.set("rps", "w", nx=True, px=60000)]
+lock = r.lock("rplock", timeout=10)
+out += [lock.acquire(blocking=False), lock.owned()]
+lock.release()
+out.append(r.exists("rplock"))
+print(out)
+"""
+        r = subprocess.run([py, "-c", snippet], capture_output=True, text=True, timeout=30)
+        check("redis-py ssl=True: PING, LOCK.ACQUIRE, SET NX PX, Lock",
+              (r.stdout + r.stderr).strip(), "[True, True, True, None, True, True, 0]")
+
         # HTTP over TLS.
         r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", f"{d}/ca.crt",
                             "-o", "/dev/null", "-w", "%{http_code}",
