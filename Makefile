@@ -19,7 +19,7 @@ CPPFLAGS += -Iinclude -Isrc -I/usr/include/lua5.1 -MMD -MP
 # Lua 5.1 with cjson and bitop, linked statically from Debian's -dev packages
 # (the versions Redis embeds), so the binary needs no Lua at run time.
 LUA_LIBS := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a -l:liblua5.1.a
-LDLIBS   := $(LUA_LIBS) -luv -lfmt -lhttp_parser -lsimdjson -lpthread -ldl -lm
+LDLIBS   := $(LUA_LIBS) -luv -lfmt -lhttp_parser -lsimdjson -lssl -lcrypto -lpthread -ldl -lm
 
 COMPILER_TAG := $(if $(findstring clang,$(CXX)),clang,)
 SANITIZE_TAG := $(if $(filter 1 yes,$(SANITIZE)),sanitize,)
@@ -120,8 +120,9 @@ $(CHECK_AOF): $(BUILD)/src/check_aof_main.o $(BUILD)/liblockd.a
 $(UNIT_TESTS): $(UNIT_OBJS) $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# OpenSSL: the TLS tests drive their own TLS clients (tls_test.cc).
 $(INTEG_TESTS): $(INTEG_OBJS)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lfmt -lpthread
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lssl -lcrypto -lfmt -lpthread
 
 $(ENGINE_BENCH): $(BUILD)/tests/bench/engine_bench.o $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Counts are doctest test cases, plus one per check of the redis-cli session,
-# of the HTTP/JSON suite (scripts/http-tests.py)
+# of the HTTP/JSON suite (scripts/http-tests.py), of the TLS suite
+# (scripts/tls-tests.py)
 # and one per check of the client-library suites (LOCKD_CLIENT_TESTS=0 leaves
 # them out), and one per fuzz target's short pass (LOCKD_FUZZ_TESTS=0 leaves
 # those out).
@@ -96,6 +97,22 @@ passed=$((passed + p))
 failed=$((failed + f))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
   echo "HTTP suite: exit code $rc with no failed check; counted as one failure"
+  failed=$((failed + 1))
+fi
+
+# TLS on the listeners, judged by redis-cli --tls, Python's ssl and curl.
+echo "== TLS"
+out=$(python3 scripts/tls-tests.py 2>&1)
+rc=$?
+echo "$out" >"$log_dir/tls.log"
+grep -E '^(not ok|#)' <<<"$out" | head -40
+echo "(every check of the TLS suite: $log_dir/tls.log)"
+p=$(grep -c '^ok ' <<<"$out")
+f=$(grep -c '^not ok ' <<<"$out")
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+  echo "TLS suite: exit code $rc with no failed check; counted as one failure"
   failed=$((failed + 1))
 fi
 

@@ -19,6 +19,8 @@ namespace lockd {
 
 enum class AppendFsync { kAlways, kEverySec, kNo };
 enum class LogLevel { kDebug, kVerbose, kNotice, kWarning, kNothing };
+// tls-auth-clients: whether a TLS client must present a certificate.
+enum class TlsAuthClients { kNo, kYes, kOptional };
 
 // One class of client-output-buffer-limit: close the client when its pending
 // output passes `hard_bytes`, or stays above `soft_bytes` for `soft_seconds`.
@@ -61,6 +63,25 @@ struct Config {
   // The HTTP/JSON listener: 0 = off; http_bind empty = the addresses of `bind`.
   int http_port = 0;
   std::vector<std::string> http_bind;
+  // TLS, as Redis 7.0's tls-* directives: tls_port 0 = no TLS listener;
+  // http_tls serves the HTTP listener over TLS with the same certificates.
+  // Empty strings mean "not set", as Redis reads them.
+  int tls_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_key_file_pass;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  TlsAuthClients tls_auth_clients = TlsAuthClients::kYes;
+  std::string tls_protocols;  // "": TLSv1.2 and TLSv1.3
+  std::string tls_ciphers;
+  std::string tls_ciphersuites;
+  bool tls_prefer_server_ciphers = false;
+  bool tls_session_caching = true;
+  int64_t tls_session_cache_size = 20480;
+  int64_t tls_session_cache_timeout = 300;  // seconds
+  bool tls_replication = false;  // kept for replication; no effect yet
+  bool http_tls = false;
 
   // Redis 7.0 directives accepted for compatibility, with no effect on
   // lockd: canonical name -> the value CONFIG GET shows. Absent: the default.
@@ -146,5 +167,6 @@ bool ParseMemory(std::string_view text, int64_t* bytes);
 
 const char* AppendFsyncName(AppendFsync v);
 const char* LogLevelName(LogLevel v);
+const char* TlsAuthClientsName(TlsAuthClients v);
 
 }  // namespace lockd

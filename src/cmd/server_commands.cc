@@ -46,6 +46,23 @@ void CmdConfigSet(CommandContext& ctx) {
     return ctx.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
                                  failed_name, s.message()));
   }
+  // A new TLS setting takes effect by loading a new context now; if that
+  // fails nothing is stored, as Redis restores its previous settings.
+  if (Status tls = ctx.server().ApplyTlsConfig(updated); !tls.ok()) {
+    std::string name = pairs.front().first;
+    for (const auto& [n, v] : pairs) {
+      if (n.size() > 4 && EqualsIgnoreCase(std::string_view(n).substr(0, 4), "tls-")) {
+        name = n;
+        break;
+      }
+    }
+    Log(LogLevel::kWarning,
+        "Failed applying new configuration. Possibly related to new {} setting. Restoring "
+        "previous settings.",
+        name);
+    return ctx.Error(fmt::format("ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                                 name, tls.message()));
+  }
   ctx.config() = std::move(updated);
   LogSetLevel(ctx.config().loglevel);
   ctx.commands.ConfigChanged();

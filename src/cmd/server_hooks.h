@@ -8,6 +8,8 @@
 #include <string>
 
 #include "cmd/session.h"
+#include "lockd/config.h"
+#include "lockd/status.h"
 
 namespace lockd {
 
@@ -45,6 +47,10 @@ class ServerHooks {
   virtual ServerStatus Stats() = 0;
   // CONFIG RESETSTAT: zero the network counters.
   virtual void ResetStats() = 0;
+  // CONFIG SET is about to store `updated`: a change to a TLS setting loads
+  // a new TLS context from it. On failure (the cause is logged) the config
+  // must stay as it was. The default accepts: fakes have no TLS.
+  virtual Status ApplyTlsConfig(const Config& /*updated*/) { return Status::Ok(); }
 };
 
 }  // namespace lockd

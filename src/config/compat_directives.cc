@@ -147,26 +147,11 @@ const CompatSpec kCompat[] = {
     {"syslog-facility", nullptr, kImmutable, false, CompatType::kEnum, "local0", {.values = {{"user", 0}, {"local0", 1}, {"local1", 2}, {"local2", 3}, {"local3", 4}, {"local4", 5}, {"local5", 6}, {"local6", 7}, {"local7", 8}}}},
     {"syslog-ident", nullptr, kImmutable, false, CompatType::kString, "redis", {.check = StringCheck::kNone}},
     {"tcp-backlog", nullptr, kImmutable, false, CompatType::kNumber, "511", {.lo = 0, .hi = 2147483647, .flags = 0}},
-    {"tls-auth-clients", nullptr, kRuntime, false, CompatType::kEnum, "yes", {.values = {{"no", 0}, {"yes", 1}, {"optional", 2}}}},
-    {"tls-ca-cert-dir", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-ca-cert-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-cert-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-ciphers", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-ciphersuites", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tls-client-cert-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tls-client-key-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tls-client-key-file-pass", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tls-cluster", nullptr, kRuntime, false, CompatType::kBool, "no", {}},
     {"tls-dh-params-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-key-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-key-file-pass", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-port", nullptr, kRuntime, false, CompatType::kNumber, "0", {.lo = 0, .hi = 65535, .flags = 0}},
-    {"tls-prefer-server-ciphers", nullptr, kRuntime, false, CompatType::kBool, "no", {}},
-    {"tls-protocols", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-replication", nullptr, kRuntime, false, CompatType::kBool, "no", {}},
-    {"tls-session-cache-size", nullptr, kRuntime, false, CompatType::kNumber, "20480", {.lo = 0, .hi = 2147483647, .flags = 0}},
-    {"tls-session-cache-timeout", nullptr, kRuntime, false, CompatType::kNumber, "300", {.lo = 0, .hi = 2147483647, .flags = 0}},
-    {"tls-session-caching", nullptr, kRuntime, false, CompatType::kBool, "yes", {}},
     {"tracking-table-max-keys", nullptr, kRuntime, false, CompatType::kNumber, "1000000", {.lo = 0, .hi = kInt64Max, .flags = kUnsignedRange}},
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", kRuntime, false, CompatType::kNumber, "128", {.lo = 0, .hi = kInt64Max, .flags = kUnsignedRange}},
     {"zset-max-listpack-value", "zset-max-ziplist-value", kRuntime, false, CompatType::kNumber, "64", {.lo = 0, .hi = kInt64Max, .flags = kMemoryValue | kUnsignedRange}},
@@ -397,7 +382,6 @@ std::string SetCompat(const CompatSpec& spec, Config* config, const std::vector<
   if (name == "cluster-enabled" && value == "yes") {
     return "lockd has no cluster mode: only 'no' is accepted";
   }
-  if (name == "tls-port" && value != "0") return "lockd has no TLS support: only 0 is accepted";
   // Redis takes any hz and shows it held to 1..500.
   if (name == "hz") value = std::to_string(std::clamp<int64_t>(std::stoll(value), 1, 500));
   config->compat[spec.name] = value;

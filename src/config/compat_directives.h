@@ -2,7 +2,7 @@
 // files load (Debian's /etc/redis/redis.conf among them): each is validated
 // as redis-server validates it (type, enum, range, error text), stored as
 // text and shown by CONFIG GET, and has no effect. The few whose Redis
-// meaning would silently mislead (cluster-enabled, tls-port, replicaof) are
+// meaning would silently mislead (cluster-enabled, replicaof) are
 // accepted only at their "off" value. The table itself is generated from
 // Redis 7.0's src/config.c and the defaults its CONFIG GET prints.
 #pragma once

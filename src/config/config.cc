@@ -273,4 +273,16 @@ const char* LogLevelName(LogLevel v) {
   return "unknown";
 }
 
+const char* TlsAuthClientsName(TlsAuthClients v) {
+  switch (v) {
+    case TlsAuthClients::kNo:
+      return "no";
+    case TlsAuthClients::kYes:
+      return "yes";
+    case TlsAuthClients::kOptional:
+      return "optional";
+  }
+  return "unknown";
+}
+
 }  // namespace lockd

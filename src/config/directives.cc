@@ -281,6 +281,29 @@ std::string SetSave(Config*, const std::vector<std::string>& a) {
 
 std::string GetSave(const Config&) { return ""; }
 
+std::string SetTlsPort(Config* c, const std::vector<std::string>& a) {
+  int64_t v = 0;
+  std::string err = ParseInt(a[0], 0, 65535, &v);
+  if (err.empty()) c->tls_port = static_cast<int>(v);
+  return err;
+}
+
+std::string GetTlsPort(const Config& c) { return std::to_string(c.tls_port); }
+
+// Redis's enum text, its values in Redis's order.
+std::string SetTlsAuthClients(Config* c, const std::vector<std::string>& a) {
+  for (const TlsAuthClients v :
+       {TlsAuthClients::kNo, TlsAuthClients::kYes, TlsAuthClients::kOptional}) {
+    if (EqualsIgnoreCase(a[0], TlsAuthClientsName(v))) {
+      c->tls_auth_clients = v;
+      return "";
+    }
+  }
+  return "argument(s) must be one of the following: no, yes, optional";
+}
+
+std::string GetTlsAuthClients(const Config& c) { return TlsAuthClientsName(c.tls_auth_clients); }
+
 constexpr bool kRuntime = true;
 constexpr bool kImmutable = false;
 
@@ -333,6 +356,42 @@ const Directive kDirectives[] = {
      GetInt<&Config::lock_max_waiters>},
     {"http-port", 1, 1, kImmutable, false, SetHttpPort, GetHttpPort},
     {"http-bind", 1, -1, kImmutable, true, SetHttpBind, GetHttpBind},
+    // TLS. The certificate, key, CA, protocol, cipher and session settings
+    // may change at run time: CONFIG SET loads a new context from them
+    // (Server::ApplyTlsConfig) or fails leaving the old one. Unlike Redis,
+    // tls-port cannot: listeners are opened once, as for `port`.
+    {"tls-port", 1, 1, kImmutable, false, SetTlsPort, GetTlsPort},
+    {"tls-cert-file", 1, 1, kRuntime, false, SetString<&Config::tls_cert_file>,
+     GetString<&Config::tls_cert_file>},
+    {"tls-key-file", 1, 1, kRuntime, false, SetString<&Config::tls_key_file>,
+     GetString<&Config::tls_key_file>},
+    {"tls-key-file-pass", 1, 1, kRuntime, false, SetString<&Config::tls_key_file_pass>,
+     GetString<&Config::tls_key_file_pass>},
+    {"tls-ca-cert-file", 1, 1, kRuntime, false, SetString<&Config::tls_ca_cert_file>,
+     GetString<&Config::tls_ca_cert_file>},
+    {"tls-ca-cert-dir", 1, 1, kRuntime, false, SetString<&Config::tls_ca_cert_dir>,
+     GetString<&Config::tls_ca_cert_dir>},
+    {"tls-auth-clients", 1, 1, kRuntime, false, SetTlsAuthClients, GetTlsAuthClients},
+    {"tls-protocols", 1, 1, kRuntime, false, SetString<&Config::tls_protocols>,
+     GetString<&Config::tls_protocols>},
+    {"tls-ciphers", 1, 1, kRuntime, false, SetString<&Config::tls_ciphers>,
+     GetString<&Config::tls_ciphers>},
+    {"tls-ciphersuites", 1, 1, kRuntime, false, SetString<&Config::tls_ciphersuites>,
+     GetString<&Config::tls_ciphersuites>},
+    {"tls-prefer-server-ciphers", 1, 1, kRuntime, false,
+     SetBool<&Config::tls_prefer_server_ciphers>, GetBool<&Config::tls_prefer_server_ciphers>},
+    {"tls-session-caching", 1, 1, kRuntime, false, SetBool<&Config::tls_session_caching>,
+     GetBool<&Config::tls_session_caching>},
+    {"tls-session-cache-size", 1, 1, kRuntime, false,
+     SetInt<&Config::tls_session_cache_size, 0, kInt32Max>,
+     GetInt<&Config::tls_session_cache_size>},
+    {"tls-session-cache-timeout", 1, 1, kRuntime, false,
+     SetInt<&Config::tls_session_cache_timeout, 0, kInt32Max>,
+     GetInt<&Config::tls_session_cache_timeout>},
+    {"tls-replication", 1, 1, kRuntime, false, SetBool<&Config::tls_replication>,
+     GetBool<&Config::tls_replication>},
+    // lockd's own: the HTTP listener speaks TLS with the context above.
+    {"http-tls", 1, 1, kImmutable, false, SetBool<&Config::http_tls>, GetBool<&Config::http_tls>},
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "http/http_api.h"
 #include "lockd/resp.h"
 #include "net/input_buffer.h"
+#include "net/tls_stream.h"
 
 namespace lockd {
 
@@ -81,6 +82,10 @@ struct Connection {
   // Set for a connection to the HTTP listener: its input is HTTP requests,
   // and the session's replies are rendered as HTTP responses.
   std::unique_ptr<http::HttpExchange> http;
+
+  // Set for a connection to a TLS listener (tls-port, or the HTTP listener
+  // with http-tls): reads and writes pass through it (net/server_tls.cc).
+  std::unique_ptr<TlsStream> tls;
 };
 
 }  // namespace lockd

@@ -149,6 +149,7 @@ void Server::OnLoadStep(uv_idle_t* idle) {
 void Server::LoadFinished() {
   std::string kinds = config_.port != 0 ? "tcp" : "";
   if (!config_.unixsocket.empty()) kinds += kinds.empty() ? "unix" : " unix";
+  if (config_.tls_port != 0) kinds += kinds.empty() ? "tls" : " tls";
   Log(LogLevel::kNotice, "Ready to accept connections {}", kinds);
   ArmWheelTimer();
 }
@@ -177,6 +178,7 @@ void Server::RaiseOpenFileLimit() {
 }
 
 Status Server::Listen() {
+  if (Status tls = SetUpTls(); !tls.ok()) return tls;
   if (config_.port != 0) {
     size_t bound = 0;
     for (const std::string& entry : config_.bind) {
@@ -202,6 +204,10 @@ Status Server::Listen() {
   }
   if (config_.http_port != 0) {
     Status s = ListenHttp();
+    if (!s.ok()) return s;
+  }
+  if (config_.tls_port != 0) {
+    Status s = ListenTls();
     if (!s.ok()) return s;
   }
   if (listeners_.empty()) {
@@ -417,7 +423,8 @@ void Server::Accept(uv_stream_t* listener) {
       response.ForEachRun(4, [&](const char* data, size_t len) { msg.append(data, len); });
     }
     uv_buf_t buf = uv_buf_init(msg.data(), static_cast<unsigned>(msg.size()));
-    uv_try_write(c->stream(), &buf, 1);
+    // A TLS client could not read plain text before its handshake.
+    if (!IsTlsListener(listener)) uv_try_write(c->stream(), &buf, 1);
     c->closing = true;
     uv_close(c->as_handle(), OnClosed);
     return;
@@ -431,6 +438,7 @@ void Server::Accept(uv_stream_t* listener) {
   }
   clients_.emplace(s.id, c);
   Log(LogLevel::kVerbose, "Accepted {}", s.addr);
+  if (IsTlsListener(listener) && !StartTls(c)) return;
   uv_read_start(c->stream(), OnAlloc, OnRead);
   c->reading = true;
 }
@@ -446,6 +454,12 @@ void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     *buf = uv_buf_init(nullptr, 0);
     return;
   }
+  if (c->tls) {
+    // Ciphertext lands in one shared buffer: OnTlsRead decrypts it into
+    // c->input before the next read can happen.
+    *buf = uv_buf_init(self->tls_read_buffer_.get(), static_cast<unsigned>(kTlsReadBytes));
+    return;
+  }
   size_t available = 0;
   // Null when no memory could be had: libuv then reports UV_ENOBUFS to
   // OnRead, which closes this client.
@@ -456,10 +470,12 @@ void Server::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   *buf = uv_buf_init(p, static_cast<unsigned>(std::min(available, limit)));
 }
 
-void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Connection* c = ConnectionOf(reinterpret_cast<uv_handle_t*>(stream));
   Server* self = c->server;
-  if (nread > 0) {
+  if (nread > 0 && c->tls) {
+    self->OnTlsRead(c, buf->base, static_cast<size_t>(nread));
+  } else if (nread > 0) {
     bool filling = c->input.filling();
     c->input.Commit(static_cast<size_t>(nread));
     self->counters_.total_net_input_bytes += static_cast<uint64_t>(nread);
@@ -721,6 +737,10 @@ void Server::Flush(Connection* c) {
   // limit before the loop sleeps, even while a write to it is pending.
   if (c->session.receives_pushes() && OverOutputLimits(c, clock_.Now())) return;
   if (c->write_in_flight) return;
+  if (c->tls) {
+    FlushTls(c);
+    return;
+  }
   OutputBuffer& out = c->session.out;
   if (out.empty()) {
     AfterOutputDrained(c);
@@ -852,6 +872,7 @@ void Server::OnWrite(uv_write_t* req, int status) {
   auto* c = static_cast<Connection*>(req->data);
   Server* self = c->server;
   c->write_in_flight = false;
+  if (c->tls) c->tls->WriteDone();
   if (c->closing) return;
   if (status < 0) {
     Log(LogLevel::kVerbose, "Error writing to client: {}", uv_strerror(status));
@@ -1074,7 +1095,7 @@ void Server::UpdateCron() {
   // syncs and retries of failed writes happen without traffic.
   bool needed = !shut_down_ && (config_.timeout > 0 || config_.output_limit_normal.soft_bytes > 0 ||
                                 config_.output_limit_pubsub.soft_bytes > 0 || config_.appendonly ||
-                                config_.http_port != 0);
+                                config_.http_port != 0 || !tls_listeners_.empty());
   if (needed == cron_active_) return;
   if (needed) {
     uv_timer_start(&cron_, OnCron, 1000, 1000);
@@ -1105,6 +1126,7 @@ void Server::OnCron(uv_timer_t* timer) {
     Log(LogLevel::kVerbose, "Closing idle client id={} addr={}", c->session.id, c->session.addr);
     self->Close(c);
   }
+  self->CloseOverdueHandshakes(now);
   // HTTP clients whose request has been arriving for too long (slowloris).
   for (auto& [id, c] : self->clients_) {
     if (!c->http || c->closing || c->session.close_after_reply ||
@@ -1152,6 +1174,7 @@ void Server::CloseHandles() {
     uv_close(reinterpret_cast<uv_handle_t*>(l), [](uv_handle_t* h) { std::free(h); });
   }
   listeners_.clear();
+  tls_listeners_.clear();
   if (!unix_path_.empty()) unlink(unix_path_.c_str());
   std::vector<Connection*> all;
   for (auto& [id, c] : clients_) all.push_back(c);

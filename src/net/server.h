@@ -21,6 +21,7 @@
 #include "lockd/server.h"
 #include "lockd/status.h"
 #include "net/connection.h"
+#include "net/tls_context.h"
 
 namespace lockd {
 
@@ -41,6 +42,7 @@ class Server final : public ServerHooks {
   void RequestShutdown() override;
   ServerStatus Stats() override;
   void ResetStats() override;
+  Status ApplyTlsConfig(const Config& updated) override;
 
  private:
   // A client whose unsent output passes this stops being read (and its
@@ -168,6 +170,37 @@ class Server final : public ServerHooks {
   // could not be written and pending replies are dropped, not sent.
   void Shutdown(bool clean = true);
   void CloseHandles();
+
+  // ---- TLS (net/server_tls.cc) ----
+  // A client that has not finished its TLS handshake this long after it
+  // connected is closed (see CloseOverdueHandshakes).
+  static constexpr int64_t kTlsHandshakeTimeoutMicros = 10'000'000;
+  // Ciphertext read per socket read of a TLS client: one read share.
+  static constexpr size_t kTlsReadBytes = kReadBudgetPerIteration;
+  // Plaintext encrypted per write: bounds the ciphertext one client holds
+  // beside its output (which stays counted in session.out until written).
+  static constexpr size_t kTlsEncryptBytes = 256 * 1024;
+  // Builds the TLS context at start when a TLS listener (or TLS
+  // replication) needs it.
+  Status SetUpTls();
+  Status ListenTls();
+  // Whether connections accepted on `listener` speak TLS.
+  bool IsTlsListener(uv_stream_t* listener) const;
+  // Gives c its TlsStream; false (c is closed) when none could be made.
+  bool StartTls(Connection* c);
+  // OnRead for a TLS client: `n` bytes of ciphertext at `data`.
+  void OnTlsRead(Connection* c, const char* data, size_t n);
+  // Flush for a TLS client: handshake bytes, then the sendable output
+  // encrypted; called with no write in flight.
+  void FlushTls(Connection* c);
+  // A handshake step's CPU (milliseconds for the key exchange) is real:
+  // it counts against the iteration's budget like commands do.
+  void ChargeHandshake();
+  // Closes clients whose handshake passed kTlsHandshakeTimeoutMicros.
+  void CloseOverdueHandshakes(MonoTime now);
+  std::unique_ptr<TlsContext> tls_;
+  std::vector<uv_stream_t*> tls_listeners_;  // those of listeners_ that speak TLS
+  std::unique_ptr<char[]> tls_read_buffer_;  // every TLS read lands here first
 
   Config config_;
   ServerOptions options_;

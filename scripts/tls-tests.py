@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""TLS on lockd's listeners, judged by real clients: redis-cli --tls, Python's
+ssl module speaking RESP, curl --cacert on the HTTP listener with http-tls,
+and openssl s_client. Certificates (a CA, a server certificate, a client
+certificate, an expired one, one from another CA) are made here with the
+openssl tool. Prints one line per check, "ok <n> - <what>" or "not ok <n> -
+<what>" (scripts/run-tests.sh counts them) and exits non-zero if any check
+failed. Every wait is bounded."""
+
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+SERVER = os.environ.get("LOCKD_SERVER", "build/lockd-server")
+n = 0
+failures = 0
+
+
+def ok(what):
+    global n
+    n += 1
+    print(f"ok {n} - {what}", flush=True)
+
+
+def not_ok(what, why=""):
+    global n, failures
+    n += 1
+    failures += 1
+    print(f"not ok {n} - {what}", flush=True)
+    if why:
+        print(f"#   {why}", flush=True)
+
+
+def check(what, actual, expected):
+    if actual == expected:
+        ok(what)
+    else:
+        not_ok(what, f"expected {expected!r}, got {actual!r}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_certs(d):
+    k = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    script = f"""
+set -e
+cd {d}
+openssl req -x509 {k} -keyout ca.key -out ca.crt -days 30 -subj /CN=lockd-test-ca
+openssl req -x509 {k} -keyout other-ca.key -out other-ca.crt -days 30 -subj /CN=other-ca
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext
+sign() {{
+  openssl req {k} -keyout $1.key -out $1.csr -subj /CN=$1
+  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -out $1.crt -days $3 $4
+}}
+sign server ca 30 '-extfile san.ext'
+sign client ca 30 ''
+sign expired ca -1 ''
+sign stranger other-ca 30 ''
+"""
+    subprocess.run(["bash", "-c", script], check=True, capture_output=True, timeout=60)
+
+
+def resp(*args):
+    out = f"*{len(args)}\r\n"
+    for a in args:
+        b = str(a)
+        out += f"${len(b.encode())}\r\n{b}\r\n"
+    return out.encode()
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="lockd-tls-")
+    proc = None
+    try:
+        make_certs(d)
+        port, tls_port, http_port = free_port(), free_port(), free_port()
+        log = os.path.join(d, "lockd.log")
+        proc = subprocess.Popen(
+            [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--appendonly", "no",
+             "--logfile", log, "--tls-port", str(tls_port), "--tls-cert-file", f"{d}/server.crt",
+             "--tls-key-file", f"{d}/server.key", "--tls-ca-cert-file", f"{d}/ca.crt",
+             "--http-port", str(http_port), "--http-tls", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        cli = ["redis-cli", "-p", str(tls_port), "--tls", "--cacert", f"{d}/ca.crt"]
+        with_cert = cli + ["--cert", f"{d}/client.crt", "--key", f"{d}/client.key"]
+
+        def run(argv):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            return (r.stdout + r.stderr).strip()
+
+        check("redis-cli --tls: PING", run(with_cert + ["PING"]), "PONG")
+        check("redis-cli --tls: LOCK.ACQUIRE", run(with_cert + ["LOCK.ACQUIRE", "k", "a", "60000"]), "1")
+        check("redis-cli --tls: LOCK.FENCE", run(with_cert + ["LOCK.FENCE", "k"]), "1")
+        check("redis-cli --tls: SET NX PX", run(with_cert + ["SET", "s", "v", "NX", "PX", "60000"]), "OK")
+        check("redis-cli --tls: SET NX PX on a held key", run(with_cert + ["SET", "s", "w", "NX", "PX", "60000"]), "")
+        check("redis-cli --tls: LOCK.RELEASE", run(with_cert + ["LOCK.RELEASE", "k", "a", "1"]), "1")
+        out = run(cli + ["PING"])
+        check("redis-cli --tls without a certificate is refused (tls-auth-clients yes)", "PONG" in out, False)
+        out = run(cli + ["--cert", f"{d}/expired.crt", "--key", f"{d}/expired.key", "PING"])
+        check("redis-cli --tls with an expired certificate is refused", "PONG" in out, False)
+        out = run(cli + ["--cert", f"{d}/stranger.crt", "--key", f"{d}/stranger.key", "PING"])
+        check("redis-cli --tls with another CA's certificate is refused", "PONG" in out, False)
+        check("CONFIG SET tls-auth-clients optional",
+              run(["redis-cli", "-p", str(port), "CONFIG", "SET", "tls-auth-clients", "optional"]), "OK")
+        check("redis-cli --tls without a certificate, tls-auth-clients optional", run(cli + ["PING"]), "PONG")
+        check("plain redis-cli on the TLS port gets no reply",
+              "PONG" in run(["redis-cli", "-p", str(tls_port), "PING"]), False)
+
+        # Python's ssl module, speaking RESP itself.
+        ctx = ssl.create_default_context(cafile=f"{d}/ca.crt")
+        ctx.load_cert_chain(f"{d}/client.crt", f"{d}/client.key")
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                check("python ssl: negotiated TLSv1.3", s.version(), "TLSv1.3")
+                s.sendall(resp("LOCK.ACQUIRE", "py", "me", "60000") + resp("LOCK.INFO", "py"))
+                data = b""
+                while not data.endswith(b"waiters\r\n:0\r\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                token = data.split(b"\r\n", 1)[0][1:]
+                check("python ssl: LOCK.ACQUIRE then LOCK.INFO",
+                      data.startswith(b":" + token + b"\r\n*8\r\n$6\r\nholder\r\n$2\r\nme\r\n"
+                                      b"$5\r\ntoken\r\n:" + token + b"\r\n$6\r\nttl_ms\r\n"),
+                      True)
+        ctx12 = ssl.create_default_context(cafile=f"{d}/ca.crt")
+        ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
+            with ctx12.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(resp("PING"))
+                check("python ssl: TLSv1.2", (s.version(), s.recv(100)), ("TLSv1.2", b"+PONG\r\n"))
+
+        # redis-py with ssl=True (Debian's python3-redis, as the client suites
+        # use it), its Lock included.
+        py = os.environ.get("CLIENT_TESTS_PYTHON", "/usr/bin/python3")
+        snippet = f"""
+import redis
+r = redis.Redis(host="localhost", port={tls_port}, ssl=True, ssl_ca_certs="{d}/ca.crt",
+                ssl_certfile="{d}/client.crt", ssl_keyfile="{d}/client.key", socket_timeout=10)
+out = [r.ping(), r.execute_command("LOCK.ACQUIRE", "rp", "me", "60000") > 0,
+       r.set("rps", "v", nx=True, px=60000), r.set("rps", "w", nx=True, px=60000)]
+lock = r.lock("rplock", timeout=10)
+out += [lock.acquire(blocking=False), lock.owned()]
+lock.release()
+out.append(r.exists("rplock"))
+print(out)
+"""
+        r = subprocess.run([py, "-c", snippet], capture_output=True, text=True, timeout=30)
+        check("redis-py ssl=True: PING, LOCK.ACQUIRE, SET NX PX, Lock",
+              (r.stdout + r.stderr).strip(), "[True, True, True, None, True, True, 0]")
+
+        # HTTP over TLS.
+        r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", f"{d}/ca.crt",
+                            "-o", "/dev/null", "-w", "%{http_code}",
+                            f"https://localhost:{http_port}/healthz"],
+                           capture_output=True, text=True, timeout=20)
+        check("curl --cacert https://localhost/healthz", r.stdout, "200")
+        r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", f"{d}/ca.crt",
+                            "-H", "Content-Type: application/json", "-d",
+                            '{"key":"web","holder":"h","ttl_ms":60000}',
+                            f"https://localhost:{http_port}/v1/acquire"],
+                           capture_output=True, text=True, timeout=20)
+        check("curl over TLS: POST /v1/acquire grants", '"token"' in r.stdout, True)
+        r = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{http_port}/healthz"],
+                           capture_output=True, text=True, timeout=20)
+        check("plain HTTP on the TLS HTTP listener is refused", r.returncode != 0, True)
+
+        # openssl s_client with TLS 1.2 asks to renegotiate ("R"): refused,
+        # and the server keeps serving.
+        r = subprocess.run(
+            ["bash", "-c",
+             "(sleep 1; echo R; sleep 1; printf 'PING\\r\\n'; sleep 1) | openssl s_client"
+             f" -connect 127.0.0.1:{tls_port} -tls1_2 -CAfile {d}/ca.crt -cert {d}/client.crt"
+             f" -key {d}/client.key"],
+            capture_output=True, text=True, timeout=30)
+        after = (r.stdout + r.stderr).split("RENEGOTIATING", 1)
+        check("s_client: renegotiation is refused (no renegotiated session serves PING)",
+              len(after) == 2 and "no renegotiation" in after[1] and "+PONG" not in after[1], True)
+        check("the server still answers after the renegotiation attempt",
+              run(with_cert + ["PING"]), "PONG")
+    except Exception as e:  # noqa: BLE001
+        not_ok("TLS suite ran", repr(e))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(d, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
