@@ -10,9 +10,12 @@ set -euo pipefail
 # (libFuzzer) and the sanitized variants of the suite. http-parser and simdjson
 # parse the HTTP/JSON listener's input; prometheus (promtool) checks /metrics
 # in the tests; wrk drives the HTTP benchmark; curl is the HTTP tests' client.
+# OpenSSL's headers build the TLS listeners, and its command line makes the
+# TLS tests' certificates.
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
           lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux
-          clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk curl)
+          clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk curl
+          libssl-dev openssl)
 
 missing=()
 for p in "${packages[@]}"; do
