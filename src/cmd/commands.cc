@@ -70,6 +70,15 @@ ChangeSource SourceOf(const CommandSpec* spec) {
   return ChangeSource::kOther;
 }
 
+}  // namespace
+
+bool ReplicaReadOnly(const Config& config) {
+  auto it = config.compat.find("replica-read-only");
+  return it == config.compat.end() || it->second != "no";
+}
+
+namespace {
+
 const std::string& NotifyKeyspaceEvents(const Config& config) {
   static const std::string kNone;
   auto it = config.compat.find("notify-keyspace-events");
@@ -91,11 +100,12 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
       run_id_(RandomRunId()),
       started_(clock->Now()) {
   durability_->set_engine(engine_.get());
+  replication_ = std::make_unique<repl::ReplicationSource>(config_, server_, clock_, durability_.get());
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
 }
 
-Commands::~Commands() = default;
+Commands::~Commands() { durability_->set_tap(nullptr); }
 
 void Commands::Execute(Session& session, const std::vector<std::string_view>& argv,
                        MonoTime now) {
@@ -141,6 +151,17 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
       (spec->flags & kCmdWrite) || (exec && session.in_multi && (session.queued_flags & kCmdWrite));
   if (writes && durability_->refusing_writes()) {
     Reject(session, durability_->misconf_error(), spec);
+    return;
+  }
+  // Replication, in Redis's order: too few good replicas (min-replicas-to-
+  // write), then a write to a read-only replica from anyone but its primary
+  // (whose records do not come through here).
+  if (writes && replication_->TooFewGoodReplicas(now)) {
+    Reject(session, errors::kNoReplicas, spec);
+    return;
+  }
+  if (writes && replication_->is_replica() && ReplicaReadOnly(*config_)) {
+    Reject(session, errors::kReadOnlyReplica, spec);
     return;
   }
   // Redis's order: the subscribed-mode rule comes after MISCONF, before
@@ -328,6 +349,7 @@ void Commands::SessionClosed(Session& session) {
   DiscardTransaction(session);
   pubsub_->UnsubscribeAll(session);
   StopMonitor(session);
+  replication_->SessionClosed(session);
 }
 
 bool Commands::Unblock(Session& session, bool with_error) {
