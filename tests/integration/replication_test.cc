@@ -231,7 +231,9 @@ TEST_CASE("replication: WAIT, NOREPLICAS and READONLY as Redis replies them") {
 
 TEST_CASE("replication: a promoted replica issues tokens above the old primary's and waits out its leases") {
   ScratchDir pdir, rdir;
-  auto primary = StartNode(pdir.path);
+  // everysec: the primary reserves tokens and lease horizons ahead of what it
+  // reveals, and those reservations are what the replica must resume above.
+  auto primary = StartNode(pdir.path, {"--appendfsync", "everysec"});
   auto replica = StartReplica(rdir.path, primary->port());
   REQUIRE(CaughtUp(*primary, *replica));
   auto c = primary->Connect();
@@ -248,6 +250,8 @@ TEST_CASE("replication: a promoted replica issues tokens above the old primary's
   REQUIRE(held.is_int());
   top = std::max(top, held.integer());
   REQUIRE(c->Cmd({"WAIT", "1", "5000"}).integer() == 1);
+  const int64_t reserved = InfoInt(*primary, "persistence", "lock_reserved_tokens");
+  CHECK(reserved > top);
 
   auto rc = replica->Connect();
   REQUIRE(rc->Cmd({"REPLICAOF", "NO", "ONE"}).str() == "OK");
@@ -267,6 +271,7 @@ TEST_CASE("replication: a promoted replica issues tokens above the old primary's
   Reply fresh = rc->Cmd({"LOCK.ACQUIRE", "fresh", "bob", "60000"});
   REQUIRE(fresh.is_int());
   CHECK(fresh.integer() > top);
+  CHECK(fresh.integer() > reserved);
   Reply seat = rc->Cmd({"LOCK.ACQUIRE", "seat", "bob", "60000"});
   REQUIRE(seat.is_int());
   CHECK(seat.integer() > fresh.integer());
