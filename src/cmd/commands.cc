@@ -70,15 +70,6 @@ ChangeSource SourceOf(const CommandSpec* spec) {
   return ChangeSource::kOther;
 }
 
-}  // namespace
-
-bool ReplicaReadOnly(const Config& config) {
-  auto it = config.compat.find("replica-read-only");
-  return it == config.compat.end() || it->second != "no";
-}
-
-namespace {
-
 const std::string& NotifyKeyspaceEvents(const Config& config) {
   static const std::string kNone;
   auto it = config.compat.find("notify-keyspace-events");
@@ -100,7 +91,7 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
       run_id_(RandomRunId()),
       started_(clock->Now()) {
   durability_->set_engine(engine_.get());
-  replication_ = std::make_unique<repl::ReplicationSource>(config_, server_, clock_, durability_.get());
+  replication_ = std::make_unique<repl::ReplicationSource>(config_, server_, durability_.get());
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
 }
@@ -154,13 +145,16 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     return;
   }
   // Replication, in Redis's order: too few good replicas (min-replicas-to-
-  // write), then a write to a read-only replica from anyone but its primary
-  // (whose records do not come through here).
+  // write), then a write to a replica from anyone but its primary (whose
+  // records do not come through here). Unlike Redis, a lockd replica is
+  // read-only whatever replica-read-only says: a local write would issue
+  // tokens its primary issues too, and queue waiters on keys that only the
+  // primary's records may change.
   if (writes && replication_->TooFewGoodReplicas(now)) {
     Reject(session, errors::kNoReplicas, spec);
     return;
   }
-  if (writes && replication_->is_replica() && ReplicaReadOnly(*config_)) {
+  if (writes && replication_->is_replica()) {
     Reject(session, errors::kReadOnlyReplica, spec);
     return;
   }

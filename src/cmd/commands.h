@@ -228,9 +228,6 @@ class Commands final : public WaitListener, public ChangeListener {
   std::unique_ptr<ScriptState> scripts_;
 };
 
-// replica-read-only: a replica refuses writes from its clients.
-bool ReplicaReadOnly(const Config& config);
-
 // Milliseconds left on a lease, rounded up so a held lease never shows 0; -1
 // when it has no deadline. LOCK.INFO, PTTL and TTL all report this.
 inline int64_t RemainingMillis(const LeaseView& lease, MonoTime now) {

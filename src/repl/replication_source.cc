@@ -29,11 +29,6 @@ int64_t CompatInt(const Config& config, const char* name, int64_t fallback) {
   return ParseInt64(it->second, &v) ? v : fallback;
 }
 
-std::string CompatString(const Config& config, const char* name, const char* fallback) {
-  auto it = config.compat.find(name);
-  return it == config.compat.end() ? fallback : it->second;
-}
-
 }  // namespace
 
 std::string NewReplicationId() {
@@ -44,10 +39,9 @@ std::string NewReplicationId() {
 }
 
 ReplicationSource::ReplicationSource(const Config* config, ServerHooks* server,
-                                     const Clock* clock, aof::Durability* durability)
+                                     aof::Durability* durability)
     : config_(config),
       server_(server),
-      clock_(clock),
       durability_(durability),
       replid_(NewReplicationId()),
       replid2_(40, '0') {
@@ -380,7 +374,8 @@ void ReplicationSource::WriteInfo(std::string* out, MonoTime now) const {
     }
     if (!link.up) add("master_link_down_since_seconds", link.down_since_seconds);
     add("slave_priority", CompatInt(*config_, "replica-priority", 100));
-    add("slave_read_only", CompatString(*config_, "replica-read-only", "yes") == "yes" ? 1 : 0);
+    // Always read-only (see the dispatcher), whatever replica-read-only says.
+    add("slave_read_only", 1);
     add("replica_announced", 1);
   } else {
     add("role", "master");

@@ -65,8 +65,7 @@ class PrimaryLink {
 
 class ReplicationSource final : public aof::RecordTap {
  public:
-  ReplicationSource(const Config* config, ServerHooks* server, const Clock* clock,
-                    aof::Durability* durability);
+  ReplicationSource(const Config* config, ServerHooks* server, aof::Durability* durability);
 
   void set_link(PrimaryLink* link) { link_ = link; }
   PrimaryLink* link() const { return link_; }
@@ -149,7 +148,6 @@ class ReplicationSource final : public aof::RecordTap {
 
   const Config* config_;
   ServerHooks* server_;
-  const Clock* clock_;
   aof::Durability* durability_;
   PrimaryLink* link_ = nullptr;
 

@@ -224,6 +224,10 @@ TEST_CASE("replication: WAIT, NOREPLICAS and READONLY as Redis replies them") {
   CHECK(rc->Cmd({"EVAL", "return redis.call('SET', 'x', 'y')", "0"}).str().rfind("READONLY", 0) == 0);
   CHECK(rc->Cmd({"WAIT", "0", "0"}).str().rfind("ERR WAIT cannot be used with replica instances", 0) == 0);
   CHECK(rc->Cmd({"GET", "k"}).str() == "v");
+  // Unlike Redis, a writable replica is not offered: its writes would issue
+  // tokens its primary issues too.
+  REQUIRE(rc->Cmd({"CONFIG", "SET", "replica-read-only", "no"}).str() == "OK");
+  CHECK(rc->Cmd({"SET", "x", "y"}).str() == "READONLY You can't write against a read only replica.");
   CHECK(rc->Cmd({"REPLICAOF", "127.0.0.1", std::to_string(primary->port())}).str() ==
         "OK Already connected to specified master");
   CHECK(rc->Cmd({"REPLICAOF", "127.0.0.1", "notaport"}).str() == "ERR Invalid master port");
