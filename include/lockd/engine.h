@@ -302,6 +302,13 @@ class Engine {
   // are unaffected (none can be queued while the gate is closed).
   void CloseGrantsUntil(MonoTime until);
   std::optional<MonoTime> grants_closed_until() const;
+  // A replica's engine: leases are changed only by Restore and Remove (its
+  // primary's records), so nothing expires on its own: Advance does
+  // nothing, NextWakeup is nullopt, and Find reports a lease past its
+  // deadline as free without freeing it. Turned off at promotion, when due
+  // deadlines fire at the next Advance.
+  void set_passive(bool passive);
+  bool passive() const;
   const EngineStats& stats() const;
   void ResetStats();
   // CONFIG SET lock-max-waiters: applies to waits queued from now on; longer

@@ -268,7 +268,7 @@ Status Durability::FinishLoad() {
 // ---- Records ----
 
 void Durability::OnChange(const Change& c) {
-  if (!config_->appendonly) return;
+  if (!config_->appendonly && tap_ == nullptr) return;
   std::string& out = writer_.buffer();
   // A unit's MULTI is written at its first change, so that a unit that
   // changed nothing (an EXEC of reads, a busy LOCK.ACQUIRE) leaves no empty
@@ -334,10 +334,26 @@ bool Durability::ReserveTokenFile() {
   return true;
 }
 
+void Durability::FeedTap() {
+  std::string& out = writer_.buffer();
+  // Called even when there is nothing new: replication sends what it has
+  // queued behind the iteration's records (an ack request).
+  if (tap_ != nullptr) {
+    tap_->OnRecords(std::string_view(out).substr(tapped_));
+  }
+  tapped_ = out.size();
+}
+
 bool Durability::Commit(MonoTime now) {
   RefreshTime(now);
   if (loading()) return true;
-  if (!config_->appendonly) return ReserveTokenFile();
+  if (!config_->appendonly) {
+    // The records were encoded for replication only.
+    FeedTap();
+    writer_.buffer().clear();
+    tapped_ = 0;
+    return ReserveTokenFile();
+  }
   if (!writer_.attached()) return true;
 
   const AppendFsync policy = config_->appendfsync;
@@ -352,9 +368,14 @@ bool Durability::Commit(MonoTime now) {
   // deadline.
   bool reserved = policy != AppendFsync::kAlways && Reserve();
   bool must_sync = policy != AppendFsync::kAlways && (reserved || sync_due_);
+  // Replicas get the records as the log does, before the write (as Redis
+  // feeds them before its fsync); their sockets are written after the
+  // commit, with the other clients' replies.
+  FeedTap();
 
   if (writer_.pending()) {
     int r = writer_.Write();
+    tapped_ = std::min(tapped_, writer_.buffer().size());
     if (r != 0) {
       if (policy == AppendFsync::kAlways || must_sync) {
         Log(LogLevel::kWarning,
@@ -439,6 +460,46 @@ bool Durability::refusing_writes() const {
 std::string Durability::misconf_error() const {
   int e = write_error_ != 0 ? write_error_ : writer_.sync_error();
   return fmt::format("MISCONF Errors writing to the AOF file: {}", ErrorText(e));
+}
+
+// ---- Replication ----
+
+std::string Durability::Snapshot(MonoTime now) {
+  RefreshTime(now);
+  uint64_t token_limit = std::max(engine_->last_token(), reserved_tokens_);
+  int64_t horizon = std::max({reserved_horizon_ms_, gate_ms_, max_deadline_ms_});
+  std::string out;
+  AppendReserve(&out, token_limit, horizon);
+  engine_->ForEachLease([&](const LeaseView& lease) {
+    AppendGrant(&out, ChangeKind::kGrant, lease.key, lease.holder, lease.token,
+                UnixMillisOf(lease.deadline, mono_now_, wall_now_));
+  });
+  return out;
+}
+
+void Durability::AppendReplicated(std::string_view records) {
+  if (!config_->appendonly) return;
+  writer_.buffer().append(records);
+}
+
+void Durability::Promote(uint64_t token_floor, int64_t gate_ms, MonoTime now) {
+  RefreshTime(now);
+  engine_->RaiseLastToken(token_floor);
+  reserved_tokens_ = std::max(reserved_tokens_, token_floor);
+  reserved_horizon_ms_ = std::max(reserved_horizon_ms_, gate_ms);
+  max_deadline_ms_ = std::max(max_deadline_ms_, gate_ms);
+  if (gate_ms > WallMillisNow()) {
+    int64_t delay_ms = gate_ms - WallMillisNow();
+    gate_ms_ = std::max(gate_ms_, gate_ms);
+    engine_->CloseGrantsUntil(mono_now_.PlusMillis(delay_ms));
+    Log(LogLevel::kWarning,
+        "Promoted to primary: no key is granted to a new holder for {} ms (the lock-delay of a "
+        "failover), so that no lease the old primary granted can overlap a new one",
+        delay_ms);
+  }
+  // The promise outlives a restart of this node: a later unclean stop
+  // replays this reservation and keeps the gate.
+  if (config_->appendonly) AppendReserve(&writer_.buffer(), reserved_tokens_, reserved_horizon_ms_);
 }
 
 // ---- Rewrite ----

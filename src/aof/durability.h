@@ -35,6 +35,15 @@ inline constexpr uint64_t kTokenBlock = 65536;
 // than this; otherwise on the sync thread (see Commit).
 inline constexpr int64_t kLoopSyncMaxMicros = 2000;
 
+// Replication's view of the log (src/repl/): the records of each iteration,
+// in the order they are appended to the log, handed over at Commit before
+// they are written. A unit (MULTI ... EXEC) is never split between calls.
+class RecordTap {
+ public:
+  virtual ~RecordTap() = default;
+  virtual void OnRecords(std::string_view records) = 0;
+};
+
 class Durability final : public ChangeListener {
  public:
   // `fs` null: the real file system.
@@ -97,6 +106,23 @@ class Durability final : public ChangeListener {
   // Remaining restart lock-delay in ms (0: none).
   int64_t restart_delay_ms(MonoTime now) const;
 
+  // ---- Replication (src/repl/).
+  // Receives every record at Commit, also with appendonly no (then the
+  // records are encoded for it alone).
+  void set_tap(RecordTap* tap) { tap_ = tap; }
+  // Bytes of records the next Commit hands to the tap.
+  size_t untapped_bytes() const { return writer_.buffer().size() - tapped_; }
+  // A full resync's snapshot: the records a rewrite writes (the token and
+  // horizon reservation, then one LOCK.GRANT per lease), as of `now`.
+  std::string Snapshot(MonoTime now);
+  // A replica: records its primary sent, already applied to the engine, go
+  // to the log as they are (written by the next Commit).
+  void AppendReplicated(std::string_view records);
+  // A replica becomes a primary: tokens resume above `token_floor` and no
+  // key is granted to a new holder before `gate_ms` (Unix ms), as after an
+  // unclean restart; both are reserved in the log.
+  void Promote(uint64_t token_floor, int64_t gate_ms, MonoTime now);
+
   // ChangeListener.
   void OnChange(const Change& change) override;
   void OnUnitBegin() override;
@@ -144,6 +170,10 @@ class Durability final : public ChangeListener {
   // The iteration logged a lease without a deadline: under everysec/no its
   // Commit syncs before the replies leave, as for a reservation.
   bool sync_due_ = false;
+
+  RecordTap* tap_ = nullptr;
+  size_t tapped_ = 0;  // bytes of writer_.buffer() already handed to tap_
+  void FeedTap();
 
   // Failure state: the last write error (0: writes work) and whether it
   // was already reported in the server log.

@@ -11,11 +11,12 @@
 namespace lockd::aof {
 
 LogLoader::LogLoader(std::string path, Engine* engine, const Clock* clock)
-    : path_(std::move(path)), engine_(engine), clock_(clock) {}
+    : path_(std::move(path)), engine_(engine), clock_(clock), applier_(engine) {}
 
 Status LogLoader::Open() {
   mono_start_ = clock_->Now();
   wall_start_ = clock_->WallNow();
+  applier_.SetTime(mono_start_, wall_start_);
   int error = file_.Open(path_);
   if (error == ENOENT) return Status::Ok();
   if (error != 0) {
@@ -48,7 +49,7 @@ LogLoader::Step LogLoader::Run(size_t max_records) {
       if (HasKey(batch[count].type)) engine_->Prefetch(batch[count].key);
       ++count;
     }
-    for (size_t i = 0; i < count; ++i) Take(batch[i]);
+    for (size_t i = 0; i < count; ++i) applier_.Take(batch[i]);
     n += count;
     if (r != LogReader::Result::kRecord) {
       verdict_ = r;
@@ -56,58 +57,6 @@ LogLoader::Step LogLoader::Run(size_t max_records) {
     }
   }
   return Step::kMore;
-}
-
-void LogLoader::Take(const Record& record) {
-  ++records_;
-  clean_shutdown_ = false;
-  switch (record.type) {
-    case RecordType::kMulti:
-      in_unit_ = true;
-      unit_.clear();
-      break;
-    case RecordType::kExec:
-      for (const Record& inner : unit_) Apply(inner);
-      unit_.clear();
-      in_unit_ = false;
-      break;
-    default:
-      if (in_unit_) {
-        unit_.push_back(record);
-      } else {
-        Apply(record);
-      }
-      break;
-  }
-}
-
-void LogLoader::Apply(const Record& r) {
-  switch (r.type) {
-    case RecordType::kGrant:
-    case RecordType::kExtend: {
-      std::optional<MonoTime> deadline;
-      if (r.unix_ms != 0) {
-        deadline = MonoTimeOf(r.unix_ms, mono_start_, wall_start_);
-      }
-      engine_->Restore(r.key, r.holder, r.token, deadline, mono_start_);
-      max_token_ = std::max(max_token_, r.token);
-      break;
-    }
-    case RecordType::kFree:
-      engine_->Remove(r.key);
-      break;
-    case RecordType::kReserve:
-      max_token_ = std::max(max_token_, r.token);
-      max_horizon_ms_ = std::max(max_horizon_ms_, r.unix_ms);
-      break;
-    case RecordType::kShutdown:
-      clean_shutdown_ = true;
-      shutdown_gate_ms_ = r.unix_ms;
-      break;
-    case RecordType::kMulti:
-    case RecordType::kExec:
-      break;
-  }
 }
 
 }  // namespace lockd::aof

@@ -16,6 +16,7 @@
 #include "aof/log_reader.h"
 #include "aof/mapped_file.h"
 #include "aof/record.h"
+#include "aof/record_applier.h"
 #include "lockd/clock.h"
 #include "lockd/engine.h"
 #include "lockd/status.h"
@@ -42,7 +43,7 @@ class LogLoader {
   // Unmaps the file (before it is cut or opened for appending).
   void Close();
 
-  uint64_t records() const { return records_; }
+  uint64_t records() const { return applier_.records(); }
   // The file's size while it is mapped (0 after Close).
   size_t total_bytes() const { return file_.data().size(); }
   // When Open() ran: the load's start, and the time pair that turns the
@@ -51,18 +52,14 @@ class LogLoader {
   WallTime started_wall() const { return wall_start_; }
   size_t loaded_bytes() const { return reader_.offset(); }
   // The largest token any record names (grants and reservations).
-  uint64_t max_token() const { return max_token_; }
+  uint64_t max_token() const { return applier_.max_token(); }
   // The latest lease horizon reserved (LOCK.RESERVE), Unix ms; 0: none.
-  int64_t max_horizon_ms() const { return max_horizon_ms_; }
+  int64_t max_horizon_ms() const { return applier_.max_horizon_ms(); }
   // Whether the last record is LOCK.SHUTDOWN (a clean stop), and its gate.
-  bool clean_shutdown() const { return clean_shutdown_; }
-  int64_t shutdown_gate_ms() const { return shutdown_gate_ms_; }
+  bool clean_shutdown() const { return applier_.clean_shutdown(); }
+  int64_t shutdown_gate_ms() const { return applier_.shutdown_gate_ms(); }
 
  private:
-  // One record read: applied, or kept until its unit's EXEC.
-  void Take(const Record& record);
-  void Apply(const Record& record);
-
   std::string path_;
   Engine* engine_;
   const Clock* clock_;
@@ -71,13 +68,7 @@ class LogLoader {
   MappedFile file_;
   LogReader reader_{std::string_view()};
   LogReader::Result verdict_ = LogReader::Result::kRecord;
-  std::vector<Record> unit_;
-  bool in_unit_ = false;
-  uint64_t records_ = 0;
-  uint64_t max_token_ = 0;
-  int64_t max_horizon_ms_ = 0;
-  bool clean_shutdown_ = false;
-  int64_t shutdown_gate_ms_ = 0;
+  RecordApplier applier_;
 };
 
 }  // namespace lockd::aof

@@ -115,6 +115,8 @@ void AddScriptCommands(std::vector<CommandSpec>* out);
 void AddPubSubCommands(std::vector<CommandSpec>* out);
 // SLOWLOG, LATENCY, MONITOR, ROLE (cmd/ops_commands.cc).
 void AddOpsCommands(std::vector<CommandSpec>* out);
+// REPLICAOF, SLAVEOF, PSYNC, SYNC, REPLCONF (repl/repl_commands.cc).
+void AddReplicationCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);

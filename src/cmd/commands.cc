@@ -94,11 +94,12 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
   durability_->set_latency_sink([this](std::string_view event, int64_t micros) {
     if (latency_monitor_on()) NoteLatency(event, micros);
   });
+  replication_ = std::make_unique<repl::ReplicationSource>(config_, server_, durability_.get());
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
 }
 
-Commands::~Commands() = default;
+Commands::~Commands() { durability_->set_tap(nullptr); }
 
 void Commands::Execute(Session& session, const std::vector<std::string_view>& argv,
                        MonoTime now) {
@@ -145,6 +146,20 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
                        spec->parent == nullptr && spec->name == "exec");
   if (writes && durability_->refusing_writes()) {
     Reject(session, durability_->misconf_error(), spec);
+    return;
+  }
+  // Replication, in Redis's order: too few good replicas (min-replicas-to-
+  // write), then a write to a replica from anyone but its primary (whose
+  // records do not come through here). Unlike Redis, a lockd replica is
+  // read-only whatever replica-read-only says: a local write would issue
+  // tokens its primary issues too, and queue waiters on keys that only the
+  // primary's records may change.
+  if (writes && replication_->TooFewGoodReplicas(now)) {
+    Reject(session, errors::kNoReplicas, spec);
+    return;
+  }
+  if (writes && replication_->is_replica()) {
+    Reject(session, errors::kReadOnlyReplica, spec);
     return;
   }
   // Redis's order: the subscribed-mode rule comes after MISCONF, before
@@ -334,6 +349,7 @@ void Commands::SessionClosed(Session& session) {
   DiscardTransaction(session);
   pubsub_->UnsubscribeAll(session);
   StopMonitor(session);
+  replication_->SessionClosed(session);
 }
 
 bool Commands::Unblock(Session& session, bool with_error) {

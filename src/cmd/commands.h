@@ -33,6 +33,7 @@
 #include "lockd/clock.h"
 #include "lockd/config.h"
 #include "lockd/engine.h"
+#include "repl/replication_source.h"
 
 namespace lockd {
 
@@ -118,6 +119,9 @@ class Commands final : public WaitListener, public ChangeListener {
 
   Engine& engine() { return *engine_; }
   aof::Durability& durability() { return *durability_; }
+  // Replication (src/repl/): the primary side, and the replica side's link
+  // once the network layer set it.
+  repl::ReplicationSource& replication() { return *replication_; }
   Config& config() { return *config_; }
   ServerHooks& server() { return *server_; }
   const Clock& clock() const { return *clock_; }
@@ -206,6 +210,8 @@ class Commands final : public WaitListener, public ChangeListener {
   // The log listens to the engine's changes: built first, destroyed last.
   std::unique_ptr<aof::Durability> durability_;
   std::unique_ptr<Engine> engine_;
+  // Taps the log's records: built after it, destroyed before it.
+  std::unique_ptr<repl::ReplicationSource> replication_;
   CommandStats stats_;
   std::vector<CallStats> call_stats_;  // by CommandSpec::stats_index
   ErrorCounts error_counts_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "util/strings.h"
 #include "cmd/commands.h"
@@ -274,6 +275,7 @@ void CmdClientKill(CommandContext& ctx) {
   std::optional<std::string_view> addr, laddr;
   bool skipme = true;
   bool type_none = false;
+  std::optional<bool> replica;  // TYPE replica|slave (true) or normal (false)
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.argv[i], value = ctx.argv[i + 1];
     if (EqualsIgnoreCase(opt, "id")) {
@@ -298,9 +300,15 @@ void CmdClientKill(CommandContext& ctx) {
         return ctx.Error(errors::kSyntax);
       }
     } else if (EqualsIgnoreCase(opt, "type")) {
-      if (EqualsIgnoreCase(value, "normal")) continue;
-      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "replica") ||
-          EqualsIgnoreCase(value, "slave") || EqualsIgnoreCase(value, "pubsub")) {
+      if (EqualsIgnoreCase(value, "normal")) {
+        replica = false;
+        continue;
+      }
+      if (EqualsIgnoreCase(value, "replica") || EqualsIgnoreCase(value, "slave")) {
+        replica = true;
+        continue;
+      }
+      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "pubsub")) {
         type_none = true;
         continue;
       }
@@ -312,6 +320,7 @@ void CmdClientKill(CommandContext& ctx) {
   std::vector<Session*> victims;
   ctx.server().ForEachSession([&](Session& s) {
     if (type_none) return;
+    if (replica && s.replica != *replica) return;
     if (id && s.id != *id) return;
     if (addr && s.addr != *addr) return;
     if (laddr && s.laddr != *laddr) return;

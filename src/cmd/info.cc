@@ -112,18 +112,21 @@ void WriteStats(CommandContext& ctx, std::string* out) {
       "rejected_connections:{}\r\n"
       "expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n"
       "pubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\n"
-      "unexpected_error_replies:0\r\ntotal_forks:{}\r\nlatest_fork_usec:{}\r\n",
+      "unexpected_error_replies:0\r\ntotal_forks:{}\r\nlatest_fork_usec:{}\r\n"
+      "sync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
       st.total_connections_received, cs.commands_processed,
       static_cast<int64_t>(ctx.commands.ops_per_sec()), st.total_net_input_bytes,
       st.total_net_output_bytes, ctx.commands.input_kbps(), ctx.commands.output_kbps(),
       st.rejected_connections, es.expiries, cs.keyspace_hits, cs.keyspace_misses,
       ctx.commands.pubsub().NumChannels(), ctx.commands.pubsub().NumPat(), cs.error_replies,
       ctx.commands.durability().rewriter().total_forks(),
-      ctx.commands.durability().rewriter().latest_fork_usec());
+      ctx.commands.durability().rewriter().latest_fork_usec(),
+      ctx.commands.replication().sync_full(), ctx.commands.replication().sync_partial_ok(),
+      ctx.commands.replication().sync_partial_err());
 }
 
-void WriteReplication(CommandContext&, std::string* out) {
-  *out += "role:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n";
+void WriteReplication(CommandContext& ctx, std::string* out) {
+  ctx.commands.replication().WriteInfo(out, ctx.now);
 }
 
 void WriteCpu(CommandContext&, std::string* out) {

@@ -149,14 +149,9 @@ void CmdMonitor(CommandContext& ctx) {
   ctx.reply().Simple("OK");
 }
 
-// lockd does not replicate: always a primary with no replicas.
-void CmdRole(CommandContext& ctx) {
-  ReplyWriter& w = ctx.reply();
-  w.Array(3);
-  w.Bulk("master");
-  w.Integer(0);
-  w.Array(0);
-}
+// Redis's shapes: master, offset, [ip, port, offset] per online replica; or
+// slave, host, port, link state, offset (src/repl/).
+void CmdRole(CommandContext& ctx) { ctx.commands.replication().WriteRole(ctx.reply()); }
 
 void CmdContainer(CommandContext& ctx) { ctx.Error(errors::kSyntax); }
 

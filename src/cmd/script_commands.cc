@@ -49,6 +49,10 @@ script::CommandBridge::Outcome ScriptBridge::Call(const std::vector<std::string_
       // Once a script has changed something it is not stopped halfway.
       scratch_ = commands_->durability().misconf_error();
       refusal = scratch_;
+    } else if (commands_->replication().is_replica()) {
+      refusal = errors::kReadOnlyReplica;
+    } else if (!wrote_ && commands_->replication().TooFewGoodReplicas(commands_->clock().Now())) {
+      refusal = errors::kNoReplicas;
     } else {
       wrote_ = true;
     }

@@ -113,17 +113,9 @@ void CmdTime(CommandContext& ctx) {
   ctx.reply().Bulk(std::to_string(now.us % 1'000'000));
 }
 
-// WAIT numreplicas timeout: Redis's argument checks; the reply is the count
-// of replicas that acknowledged, which is 0 on a server without replicas.
-// Redis blocks until the timeout when numreplicas > 0 (there being nothing to
-// wait for); lockd replies 0 at once.
-void CmdWait(CommandContext& ctx) {
-  int64_t replicas, timeout;
-  if (!ParseInt64(ctx.argv[1], &replicas)) return ctx.Error(errors::kNotInteger);
-  if (!ParseInt64(ctx.argv[2], &timeout)) return ctx.Error(errors::kWaitTimeoutNotInteger);
-  if (timeout < 0) return ctx.Error(errors::kTimeoutNegative);
-  ctx.reply().Integer(0);
-}
+// WAIT numreplicas timeout: blocks until that many replicas acknowledged the
+// stream up to this client's writes, or the timeout (src/repl/).
+void CmdWait(CommandContext& ctx) { ctx.commands.replication().Wait(ctx); }
 
 void CmdShutdown(CommandContext& ctx) {
   for (size_t i = 1; i < ctx.argc(); ++i) {

@@ -82,6 +82,11 @@ struct Session {
   // MONITOR: the client receives a line for every command others run.
   bool monitor = false;
 
+  // Replication (src/repl/): this connection is a replica of this server
+  // (it said PSYNC), or this client is blocked in WAIT for replicas' acks.
+  bool replica = false;
+  bool waiting_replicas = false;
+
   // QUIT, a protocol error, CLIENT KILL: send what is pending, then close.
   bool close_after_reply = false;
 
@@ -94,7 +99,7 @@ struct Session {
   size_t query_buffer_capacity = 0;
 
   int protocol() const { return reply.protocol(); }
-  bool blocked() const { return waiter != nullptr; }
+  bool blocked() const { return waiter != nullptr || waiting_replicas; }
   bool subscribed() const { return !channels.empty() || !patterns.empty(); }
   // Receives output it did not ask for (messages, MONITOR lines), so its
   // output is bounded by the pubsub class of client-output-buffer-limit

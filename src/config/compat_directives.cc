@@ -339,15 +339,18 @@ std::string SetSpecial(const CompatSpec& spec, const std::vector<std::string>& a
     *out = joined;
     return "";
   }
-  // replicaof: lockd does not replicate, so only "no one" (no primary) is
-  // accepted; taking a primary's address silently would leave a user
-  // believing this server follows it.
+  // replicaof: "no one" (no primary), or the primary's host and port, kept
+  // as "host port" for the replica link (src/repl/replica_link.cc).
   if (a.size() != 2) return "wrong number of arguments";
   if (EqualsIgnoreCase(a[0], "no") && EqualsIgnoreCase(a[1], "one")) {
     *out = "";
     return "";
   }
-  return "lockd does not replicate: only 'replicaof no one' is accepted";
+  char* end = nullptr;
+  const long port = std::strtol(a[1].c_str(), &end, 10);
+  if (a[1].empty() || *end != '\0' || port < 0 || port > 65535) return "Invalid master port";
+  *out = a[0] + " " + std::to_string(port);
+  return "";
 }
 
 }  // namespace

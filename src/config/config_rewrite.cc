@@ -192,8 +192,14 @@ std::string RewriteConfigText(std::string_view old_text, const Config& config) {
       continue;
     }
     if (name == "replicaof") {
-      // lockd never has a primary: nothing to write, old lines go.
-      r.MarkProcessed(name);
+      // The primary followed now (REPLICAOF changes it), as Redis writes it;
+      // none: old lines go.
+      auto it = config.compat.find("replicaof");
+      if (it != config.compat.end() && !it->second.empty()) {
+        r.Line(name, "replicaof " + it->second, true);
+      } else {
+        r.MarkProcessed(name);
+      }
       continue;
     }
     const std::string value = GetDirectiveValue(d, config);

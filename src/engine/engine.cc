@@ -177,6 +177,9 @@ void Engine::Impl::Remove(std::string_view key) {
 std::optional<LeaseView> Engine::Impl::Find(std::string_view key, MonoTime now) {
   if (CannotBeHeld(key)) return std::nullopt;
   Place place = Locate(key);
+  // A replica reports a lease past its deadline as free, as a Redis replica
+  // hides a logically expired key, but leaves freeing it to its primary.
+  if (passive_ && place.entry != nullptr && place.entry->deadline() <= now) return std::nullopt;
   LeaseEntry* entry = ExpireIfDue(place, key, now);
   if (entry == nullptr) return std::nullopt;
   return View(entry);
@@ -284,12 +287,16 @@ uint64_t Engine::Scan(uint64_t cursor, size_t count, MonoTime now,
 }
 
 std::optional<MonoTime> Engine::NextWakeup() const {
+  if (impl_->passive_) return std::nullopt;
   std::optional<int64_t> us = impl_->wheel_.NextWakeup();
   if (!us) return std::nullopt;
   return MonoTime{*us};
 }
 
-bool Engine::Advance(MonoTime now) { return impl_->Advance(now); }
+bool Engine::Advance(MonoTime now) { return impl_->passive_ ? false : impl_->Advance(now); }
+
+void Engine::set_passive(bool passive) { impl_->passive_ = passive; }
+bool Engine::passive() const { return impl_->passive_; }
 
 size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }

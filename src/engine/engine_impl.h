@@ -175,6 +175,8 @@ struct Engine::Impl final : TimerHandler {
   // the callback that a hand-off granted this waiter meanwhile.
   Waiter* firing_waiter_ = nullptr;
   bool advancing_ = false;
+  // A replica's engine (Engine::set_passive): nothing expires on its own.
+  bool passive_ = false;
   bool shrunk_this_advance_ = false;
 };
 

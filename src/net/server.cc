@@ -65,6 +65,8 @@ Server::Server(const Config& config, const ServerOptions& options)
     : config_(config), options_(options) {
   LOCKD_CHECK(uv_loop_init(&loop_) == 0);
   commands_ = std::make_unique<Commands>(&config_, this, &clock_, options.files);
+  replica_link_ = std::make_unique<repl::ReplicaLink>(&loop_, commands_.get(), &config_, &clock_);
+  commands_->replication().set_link(replica_link_.get());
 }
 
 Server::~Server() {
@@ -151,6 +153,9 @@ void Server::LoadFinished() {
   if (!config_.unixsocket.empty()) kinds += kinds.empty() ? "unix" : " unix";
   if (config_.tls_port != 0) kinds += kinds.empty() ? "tls" : " tls";
   Log(LogLevel::kNotice, "Ready to accept connections {}", kinds);
+  // A replica (the replicaof directive) connects to its primary once its
+  // own log is loaded.
+  replica_link_->Start();
   ArmWheelTimer();
 }
 
@@ -698,8 +703,11 @@ bool Server::OverOutputLimits(Connection* c, MonoTime now) {
   // pausing their reads bounds nothing: the pubsub class bounds them (for
   // monitors this is lockd's choice; Redis counts them as normal clients,
   // unbounded by default).
-  const OutputLimit& limit = c->session.receives_pushes() ? config_.output_limit_pubsub
-                                                          : config_.output_limit_normal;
+  // A replica that stops reading its stream is cut off by the replica
+  // class, as in Redis; it resyncs when it comes back.
+  const OutputLimit& limit = c->session.replica            ? config_.output_limit_replica
+                             : c->session.receives_pushes() ? config_.output_limit_pubsub
+                                                            : config_.output_limit_normal;
   size_t pending = c->session.out.size();
   bool hard = limit.hard_bytes > 0 && pending >= static_cast<size_t>(limit.hard_bytes);
   bool soft = false;
@@ -735,7 +743,9 @@ void Server::Flush(Connection* c) {
   if (c->closing) return;
   // A subscriber or monitor that does not read is closed at its output
   // limit before the loop sleeps, even while a write to it is pending.
-  if (c->session.receives_pushes() && OverOutputLimits(c, clock_.Now())) return;
+  if ((c->session.receives_pushes() || c->session.replica) && OverOutputLimits(c, clock_.Now())) {
+    return;
+  }
   if (c->write_in_flight) return;
   if (c->tls) {
     FlushTls(c);
@@ -1113,7 +1123,7 @@ void Server::OnCron(uv_timer_t* timer) {
   for (auto& [id, c] : self->clients_) {
     // Blocked clients wait as long as they asked to, and subscribers and
     // monitors listen as long as they like, as in Redis.
-    if (self->config_.timeout > 0 && !c->session.blocked() && !c->session.receives_pushes() &&
+    if (self->config_.timeout > 0 && !c->session.blocked() && !c->session.receives_pushes() && !c->session.replica &&
         IdleTimeoutReached(now.us - c->session.last_interaction.us, self->config_.timeout)) {
       idle.push_back(c);
     } else if (!c->session.out.empty()) {
@@ -1167,6 +1177,7 @@ void Server::Shutdown(bool clean) {
 }
 
 void Server::CloseHandles() {
+  replica_link_->Close();
   deferred_accepts_.clear();  // their listeners close below, with what libuv held
   throttled_.clear();
   read_turns_.clear();

@@ -22,6 +22,7 @@
 #include "lockd/status.h"
 #include "net/connection.h"
 #include "net/tls_context.h"
+#include "repl/replica_link.h"
 
 namespace lockd {
 
@@ -207,6 +208,9 @@ class Server final : public ServerHooks {
   SystemClock clock_;
   uv_loop_t loop_;
   std::unique_ptr<Commands> commands_;
+  // The replica side of replication: the connection to a primary, when
+  // this server follows one (src/repl/). Destroyed before commands_.
+  std::unique_ptr<repl::ReplicaLink> replica_link_;
 
   std::vector<uv_stream_t*> listeners_;
   std::vector<uv_stream_t*> http_listeners_;  // those of listeners_ that speak HTTP

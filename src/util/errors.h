@@ -217,4 +217,17 @@ inline constexpr const char* kConfigRewriteNoFile =
     "ERR The server is running without a config file";
 inline constexpr const char* kConfigRewriteFailedFormat = "ERR Rewriting config file: {}";
 
+
+// ---- Replication (src/repl/), in Redis 7.0's words.
+inline constexpr const char* kReadOnlyReplica = "READONLY You can't write against a read only replica.";
+inline constexpr const char* kNoReplicas = "NOREPLICAS Not enough good replicas to write.";
+inline constexpr const char* kWaitOnReplica =
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a "
+    "replica is configured to be writable (which is not the default) writes to replicas are just "
+    "local and are not propagated.";
+inline constexpr const char* kNoMasterLink = "NOMASTERLINK Can't SYNC while not connected with my master";
+inline constexpr const char* kUnrecognizedReplconfFormat = "ERR Unrecognized REPLCONF option: {}";
+inline constexpr const char* kInvalidMasterPort = "ERR Invalid master port";
+inline constexpr const char* kReplicaOfFromReplica = "ERR Command is not valid when client is a replica.";
+
 }  // namespace lockd::errors

@@ -225,7 +225,11 @@ TEST_CASE("Redis 7.0 directives without a use in lockd load, validate, and show 
             "argument must be 'yes' or 'no'") != std::string::npos);
   // What lockd does not do fails loudly rather than starting without it.
   CHECK_FALSE(ParseConfigText("cluster-enabled yes\n", "t.conf", &bad).ok());
-  CHECK_FALSE(ParseConfigText("replicaof 10.0.0.1 6379\n", "t.conf", &bad).ok());
+  // replicaof is served now: a primary's address, or a bad port refused.
+  Config follows;
+  CHECK(ParseConfigText("replicaof 10.0.0.1 6379\n", "t.conf", &follows).ok());
+  CHECK(follows.compat["replicaof"] == "10.0.0.1 6379");
+  CHECK_FALSE(ParseConfigText("replicaof 10.0.0.1 port\n", "t.conf", &bad).ok());
   CHECK_FALSE(ParseConfigText("rename-command FLUSHALL \"\"\n", "t.conf", &bad).ok());
   // A name Redis does not know is still an error.
   CHECK_FALSE(ParseConfigText("maxmemory-nosuch 1\n", "t.conf", &bad).ok());
