@@ -21,6 +21,10 @@ enum class AppendFsync { kAlways, kEverySec, kNo };
 enum class LogLevel { kDebug, kVerbose, kNotice, kWarning, kNothing };
 // tls-auth-clients: whether a TLS client must present a certificate.
 enum class TlsAuthClients { kNo, kYes, kOptional };
+// lock-replica-ack: what a primary's replies wait for when
+// min-replicas-to-write asks for replicas (DESIGN.md, replication): only the
+// token and lease reservations, or every reply that may reveal a change.
+enum class ReplicaAck { kReservations, kAlways };
 
 // One class of client-output-buffer-limit: close the client when its pending
 // output passes `hard_bytes`, or stays above `soft_bytes` for `soft_seconds`.
@@ -60,6 +64,7 @@ struct Config {
   std::string pidfile;  // empty: none
   bool daemonize = false;
   int64_t lock_max_waiters = 10000;
+  ReplicaAck lock_replica_ack = ReplicaAck::kReservations;
   // The HTTP/JSON listener: 0 = off; http_bind empty = the addresses of `bind`.
   int http_port = 0;
   std::vector<std::string> http_bind;
@@ -168,5 +173,6 @@ bool ParseMemory(std::string_view text, int64_t* bytes);
 const char* AppendFsyncName(AppendFsync v);
 const char* LogLevelName(LogLevel v);
 const char* TlsAuthClientsName(TlsAuthClients v);
+const char* ReplicaAckName(ReplicaAck v);
 
 }  // namespace lockd

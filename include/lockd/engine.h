@@ -309,6 +309,18 @@ class Engine {
   // deadlines fire at the next Advance.
   void set_passive(bool passive);
   bool passive() const;
+  // What lookups (Find, Scan) showed of leases since the last TakeViews:
+  // the largest token, the latest deadline, whether one had no deadline.
+  // Replies that show a lease wait for what covers it (the replicas' acks of
+  // a reservation, src/repl/); a change is reported to the ChangeListener
+  // instead.
+  struct Views {
+    bool any = false;
+    Token max_token = 0;
+    std::optional<MonoTime> max_deadline;
+    bool no_deadline = false;
+  };
+  Views TakeViews();
   const EngineStats& stats() const;
   void ResetStats();
   // CONFIG SET lock-max-waiters: applies to waits queued from now on; longer

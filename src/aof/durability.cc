@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -269,6 +270,10 @@ Status Durability::FinishLoad() {
 
 void Durability::OnChange(const Change& c) {
   if (!config_->appendonly && tap_ == nullptr) return;
+  if (c.kind != ChangeKind::kFree) {
+    changed_any_ = true;
+    changed_token_ = std::max<uint64_t>(changed_token_, c.token);
+  }
   std::string& out = writer_.buffer();
   // A unit's MULTI is written at its first change, so that a unit that
   // changed nothing (an EXEC of reads, a busy LOCK.ACQUIRE) leaves no empty
@@ -283,6 +288,7 @@ void Durability::OnChange(const Change& c) {
   }
   int64_t pxat = UnixMillisOf(c.deadline, mono_now_, wall_now_);
   max_deadline_ms_ = std::max(max_deadline_ms_, pxat);
+  changed_deadline_ms_ = std::max(changed_deadline_ms_, pxat);
   // A lease without a deadline has no horizon that a restart's lock-delay
   // could wait out: its record must be on disk before any reply reveals it.
   if (!c.deadline) sync_due_ = true;
@@ -301,21 +307,46 @@ void Durability::OnUnitEnd() {
 
 // ---- Commit ----
 
-bool Durability::Reserve() {
-  bool tokens = engine_->last_token() > reserved_tokens_;
-  bool horizon = max_deadline_ms_ > reserved_horizon_ms_;
-  if (!tokens && !horizon) return false;
-  if (tokens) reserved_tokens_ = SaturatingAddTokens(engine_->last_token(), kTokenBlock);
-  if (horizon) {
+bool Durability::AdvanceReservation(uint64_t* tokens, int64_t* horizon_ms) const {
+  bool token_passed = engine_->last_token() > *tokens;
+  bool horizon_passed = max_deadline_ms_ > *horizon_ms;
+  if (!token_passed && !horizon_passed) return false;
+  if (token_passed) *tokens = SaturatingAddTokens(engine_->last_token(), kTokenBlock);
+  if (horizon_passed) {
     // Reserve past the deadline by the lease length, at least 1 s and at
     // most 60 s: a stream of leases of one length then reserves at most
     // once a second (and once a minute for long leases), while the delay
     // after a crash stays within a lease length and a minute.
     int64_t now_ms = WallMillisNow();
     int64_t slack = std::clamp<int64_t>(max_deadline_ms_ - now_ms, 1000, 60'000);
-    reserved_horizon_ms_ = max_deadline_ms_ + slack;
+    *horizon_ms = max_deadline_ms_ + slack;
   }
+  return true;
+}
+
+bool Durability::Reserve() {
+  if (!AdvanceReservation(&reserved_tokens_, &reserved_horizon_ms_)) return false;
   AppendReserve(&writer_.buffer(), reserved_tokens_, reserved_horizon_ms_);
+  return true;
+}
+
+// Under appendfsync always the log needs no reservation (every record is
+// synced before it is revealed, and a reservation in the log would give a
+// restart a lock-delay it does not need), and with appendonly no there is no
+// log. Replicas still need one: a promoted replica resumes tokens above the
+// largest reservation it received and keeps keys from new holders until the
+// latest horizon, and the primary reveals nothing past a reservation its
+// replicas have not acknowledged (lock-replica-ack).
+bool Durability::ReserveForStream() {
+  if (tap_ == nullptr) return false;
+  bool due = std::exchange(stream_reserve_due_, false);
+  if (due) {
+    // A promoted node streams the reservation it resumed above.
+    stream_tokens_ = std::max({stream_tokens_, reserved_tokens_, engine_->last_token()});
+    stream_horizon_ms_ = std::max(stream_horizon_ms_, reserved_horizon_ms_);
+  }
+  if (!AdvanceReservation(&stream_tokens_, &stream_horizon_ms_) && !due) return false;
+  AppendReserve(&writer_.buffer(), stream_tokens_, stream_horizon_ms_);
   return true;
 }
 
@@ -334,13 +365,29 @@ bool Durability::ReserveTokenFile() {
   return true;
 }
 
-void Durability::FeedTap() {
+void Durability::FeedTap(bool reserved, uint64_t tokens, int64_t horizon_ms) {
   std::string& out = writer_.buffer();
   // Called even when there is nothing new: replication sends what it has
   // queued behind the iteration's records (an ack request).
   if (tap_ != nullptr) {
-    tap_->OnRecords(std::string_view(out).substr(tapped_));
+    CommitFacts facts{.reserved = reserved,
+                      .reserved_tokens = tokens,
+                      .reserved_horizon_ms = horizon_ms,
+                      .no_deadline_change = sync_due_};
+    // What the iteration's replies may show: the leases it changed and
+    // those its commands looked up.
+    Engine::Views views = engine_ != nullptr ? engine_->TakeViews() : Engine::Views{};
+    facts.revealed_any = changed_any_ || views.any;
+    facts.revealed_token = std::max<uint64_t>(changed_token_, views.max_token);
+    facts.revealed_deadline_ms = std::max(
+        changed_deadline_ms_,
+        views.max_deadline ? UnixMillisOf(views.max_deadline, mono_now_, wall_now_) : 0);
+    facts.revealed_no_deadline = sync_due_ || views.no_deadline;
+    tap_->OnRecords(std::string_view(out).substr(tapped_), facts);
   }
+  changed_any_ = false;
+  changed_token_ = 0;
+  changed_deadline_ms_ = 0;
   tapped_ = out.size();
 }
 
@@ -348,10 +395,13 @@ bool Durability::Commit(MonoTime now) {
   RefreshTime(now);
   if (loading()) return true;
   if (!config_->appendonly) {
-    // The records were encoded for replication only.
-    FeedTap();
+    // The records were encoded for replication only, with the stream's own
+    // reservation.
+    bool reserved = ReserveForStream();
+    FeedTap(reserved, stream_tokens_, stream_horizon_ms_);
     writer_.buffer().clear();
     tapped_ = 0;
+    sync_due_ = false;
     return ReserveTokenFile();
   }
   if (!writer_.attached()) return true;
@@ -370,8 +420,23 @@ bool Durability::Commit(MonoTime now) {
   bool must_sync = policy != AppendFsync::kAlways && (reserved || sync_due_);
   // Replicas get the records as the log does, before the write (as Redis
   // feeds them before its fsync); their sockets are written after the
-  // commit, with the other clients' replies.
-  FeedTap();
+  // commit, with the other clients' replies. Under `always` the stream
+  // carries a reservation the log does not: it is taken out of the buffer
+  // once the tap has it.
+  size_t log_end = writer_.buffer().size();
+  bool stream_reserved = policy == AppendFsync::kAlways && ReserveForStream();
+  if (policy != AppendFsync::kAlways && std::exchange(stream_reserve_due_, false)) {
+    reserved = true;  // Promote put the log's reservation in the buffer
+  }
+  if (stream_reserved) {
+    FeedTap(true, stream_tokens_, stream_horizon_ms_);
+  } else {
+    FeedTap(reserved, reserved_tokens_, reserved_horizon_ms_);
+  }
+  if (stream_reserved) {
+    writer_.buffer().resize(log_end);
+    tapped_ = log_end;
+  }
 
   if (writer_.pending()) {
     int r = writer_.Write();
@@ -464,12 +529,15 @@ std::string Durability::misconf_error() const {
 
 // ---- Replication ----
 
-std::string Durability::Snapshot(MonoTime now) {
+std::string Durability::Snapshot(MonoTime now, uint64_t* tokens, int64_t* horizon_ms) {
   RefreshTime(now);
-  uint64_t token_limit = std::max(engine_->last_token(), reserved_tokens_);
-  int64_t horizon = std::max({reserved_horizon_ms_, gate_ms_, max_deadline_ms_});
+  uint64_t token_limit = std::max({engine_->last_token(), reserved_tokens_, stream_tokens_});
+  int64_t horizon =
+      std::max({reserved_horizon_ms_, stream_horizon_ms_, gate_ms_, max_deadline_ms_});
   std::string out;
   AppendReserve(&out, token_limit, horizon);
+  if (tokens != nullptr) *tokens = token_limit;
+  if (horizon_ms != nullptr) *horizon_ms = horizon;
   engine_->ForEachLease([&](const LeaseView& lease) {
     AppendGrant(&out, ChangeKind::kGrant, lease.key, lease.holder, lease.token,
                 UnixMillisOf(lease.deadline, mono_now_, wall_now_));
@@ -500,6 +568,9 @@ void Durability::Promote(uint64_t token_floor, int64_t gate_ms, MonoTime now) {
   // The promise outlives a restart of this node: a later unclean stop
   // replays this reservation and keeps the gate.
   if (config_->appendonly) AppendReserve(&writer_.buffer(), reserved_tokens_, reserved_horizon_ms_);
+  // Its replicas get it too (or the stream's own, see ReserveForStream):
+  // replies wait for an acknowledged reservation.
+  stream_reserve_due_ = true;
 }
 
 // ---- Rewrite ----

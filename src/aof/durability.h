@@ -35,13 +35,33 @@ inline constexpr uint64_t kTokenBlock = 65536;
 // than this; otherwise on the sync thread (see Commit).
 inline constexpr int64_t kLoopSyncMaxMicros = 2000;
 
+// What one Commit tells replication besides the records: the reservation
+// they carry, and the most the iteration's replies may reveal (leases
+// changed or looked up). With min-replicas-to-write set, replication holds
+// replies that reveal a token or deadline past what the replicas have
+// acknowledged (lock-replica-ack, DESIGN.md §10).
+struct CommitFacts {
+  // The records hold a LOCK.RESERVE of (reserved_tokens, reserved_horizon_ms).
+  bool reserved = false;
+  uint64_t reserved_tokens = 0;
+  int64_t reserved_horizon_ms = 0;
+  // They grant or extend a lease without a deadline, which no horizon covers.
+  bool no_deadline_change = false;
+  // Leases the iteration changed or looked up: whether any, the largest
+  // token, the latest deadline (Unix ms), whether one had no deadline.
+  bool revealed_any = false;
+  uint64_t revealed_token = 0;
+  int64_t revealed_deadline_ms = 0;
+  bool revealed_no_deadline = false;
+};
+
 // Replication's view of the log (src/repl/): the records of each iteration,
 // in the order they are appended to the log, handed over at Commit before
 // they are written. A unit (MULTI ... EXEC) is never split between calls.
 class RecordTap {
  public:
   virtual ~RecordTap() = default;
-  virtual void OnRecords(std::string_view records) = 0;
+  virtual void OnRecords(std::string_view records, const CommitFacts& facts) = 0;
 };
 
 class Durability final : public ChangeListener {
@@ -114,7 +134,8 @@ class Durability final : public ChangeListener {
   size_t untapped_bytes() const { return writer_.buffer().size() - tapped_; }
   // A full resync's snapshot: the records a rewrite writes (the token and
   // horizon reservation, then one LOCK.GRANT per lease), as of `now`.
-  std::string Snapshot(MonoTime now);
+  // `tokens` and `horizon_ms`, when given, receive its reservation.
+  std::string Snapshot(MonoTime now, uint64_t* tokens = nullptr, int64_t* horizon_ms = nullptr);
   // A replica: records its primary sent, already applied to the engine, go
   // to the log as they are (written by the next Commit).
   void AppendReplicated(std::string_view records);
@@ -136,6 +157,14 @@ class Durability final : public ChangeListener {
   // LOCK.RESERVE to the buffer when the iteration issued a token or a
   // deadline beyond what is reserved; returns true when it did.
   bool Reserve();
+  // Moves a reservation (*tokens, *horizon_ms) past the last token and the
+  // latest deadline, if either passed it; true when it moved.
+  bool AdvanceReservation(uint64_t* tokens, int64_t* horizon_ms) const;
+  // The stream's own reservation, where the log carries none (appendfsync
+  // always, appendonly no): appends a LOCK.RESERVE for the tap alone when
+  // one is due (or a promotion asked for one); true when it did. The caller
+  // takes it out of the log's buffer once the tap has it.
+  bool ReserveForStream();
   bool ReserveTokenFile();
   // appendonly no: moves a log left by an earlier run aside (see .cc).
   Status SupersedeLog(uint64_t token_file_limit);
@@ -173,7 +202,19 @@ class Durability final : public ChangeListener {
 
   RecordTap* tap_ = nullptr;
   size_t tapped_ = 0;  // bytes of writer_.buffer() already handed to tap_
-  void FeedTap();
+  // Hands the iteration's records to the tap; `reserved` says which
+  // reservation they carry, if any.
+  void FeedTap(bool reserved, uint64_t tokens, int64_t horizon_ms);
+  // The reservation replicas received where the log has none of its own
+  // (see ReserveForStream): a promoted replica resumes above it.
+  uint64_t stream_tokens_ = 0;
+  int64_t stream_horizon_ms_ = 0;
+  // A promotion: the next Commit streams this node's reservation.
+  bool stream_reserve_due_ = false;
+  // Leases the iteration changed (see CommitFacts), reset at each Commit.
+  bool changed_any_ = false;
+  uint64_t changed_token_ = 0;
+  int64_t changed_deadline_ms_ = 0;
 
   // Failure state: the last write error (0: writes work) and whether it
   // was already reported in the server log.

@@ -257,6 +257,16 @@ const char* AppendFsyncName(AppendFsync v) {
   return "unknown";
 }
 
+const char* ReplicaAckName(ReplicaAck v) {
+  switch (v) {
+    case ReplicaAck::kReservations:
+      return "reservations";
+    case ReplicaAck::kAlways:
+      return "always";
+  }
+  return "unknown";
+}
+
 const char* LogLevelName(LogLevel v) {
   switch (v) {
     case LogLevel::kDebug:

@@ -302,6 +302,18 @@ std::string SetTlsAuthClients(Config* c, const std::vector<std::string>& a) {
   return "argument(s) must be one of the following: no, yes, optional";
 }
 
+std::string SetReplicaAck(Config* c, const std::vector<std::string>& a) {
+  for (const ReplicaAck v : {ReplicaAck::kReservations, ReplicaAck::kAlways}) {
+    if (EqualsIgnoreCase(a[0], ReplicaAckName(v))) {
+      c->lock_replica_ack = v;
+      return "";
+    }
+  }
+  return "argument(s) must be one of the following: reservations, always";
+}
+
+std::string GetReplicaAck(const Config& c) { return ReplicaAckName(c.lock_replica_ack); }
+
 std::string GetTlsAuthClients(const Config& c) { return TlsAuthClientsName(c.tls_auth_clients); }
 
 constexpr bool kRuntime = true;
@@ -354,6 +366,8 @@ const Directive kDirectives[] = {
     // The engine counts waiters per key in 32 bits.
     {"lock-max-waiters", 1, 1, kRuntime, false, SetInt<&Config::lock_max_waiters, 1, kUInt32Max>,
      GetInt<&Config::lock_max_waiters>},
+    // What replies wait for when min-replicas-to-write asks for replicas.
+    {"lock-replica-ack", 1, 1, kRuntime, false, SetReplicaAck, GetReplicaAck},
     {"http-port", 1, 1, kImmutable, false, SetHttpPort, GetHttpPort},
     {"http-bind", 1, -1, kImmutable, true, SetHttpBind, GetHttpBind},
     // TLS. The certificate, key, CA, protocol, cipher and session settings

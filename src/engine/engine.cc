@@ -193,10 +193,18 @@ LeaseView Engine::Impl::View(const LeaseEntry* entry) const {
     LOCKD_CHECK(queue != nullptr && queue->size > 0);
     waiters = queue->size;
   }
+  std::optional<MonoTime> deadline = entry->lease_deadline();
+  views_.any = true;
+  views_.max_token = std::max(views_.max_token, entry->token);
+  if (!deadline) {
+    views_.no_deadline = true;
+  } else if (!views_.max_deadline || *views_.max_deadline < *deadline) {
+    views_.max_deadline = deadline;
+  }
   return LeaseView{.key = entry->key(),
                    .holder = entry->holder(),
                    .token = entry->token,
-                   .deadline = entry->lease_deadline(),
+                   .deadline = deadline,
                    .waiters = waiters};
 }
 
@@ -297,6 +305,8 @@ bool Engine::Advance(MonoTime now) { return impl_->passive_ ? false : impl_->Adv
 
 void Engine::set_passive(bool passive) { impl_->passive_ = passive; }
 bool Engine::passive() const { return impl_->passive_; }
+
+Engine::Views Engine::TakeViews() { return std::exchange(impl_->views_, Views{}); }
 
 size_t Engine::size() const { return impl_->size_; }
 size_t Engine::waiter_count() const { return impl_->waiter_count_; }

@@ -177,6 +177,8 @@ struct Engine::Impl final : TimerHandler {
   bool advancing_ = false;
   // A replica's engine (Engine::set_passive): nothing expires on its own.
   bool passive_ = false;
+  // See Engine::TakeViews; View() is const, and this is only a record.
+  mutable Engine::Views views_;
   bool shrunk_this_advance_ = false;
 };
 

@@ -68,11 +68,15 @@ struct Connection {
 
   // Output held until the log is durable (see Server::HoldForSync): from
   // stream position `from` (OutputBuffer::consumed_total() counting) on,
-  // nothing leaves before the log's durable_lsn() reaches `lsn`. Positions
-  // and lsns both increase along the deque.
+  // nothing leaves before the log's durable_lsn() reaches `lsn` and the
+  // replicas that min-replicas-to-write asks for have acknowledged the
+  // replication stream up to `ack_offset` (0: no ack needed). Positions
+  // and lsns increase along the deque; a later hold may need no ack while
+  // an earlier one does, and then waits behind it (output leaves in order).
   struct Hold {
     uint64_t from;
     uint64_t lsn;
+    uint64_t ack_offset;
   };
   std::deque<Hold> holds;
   bool in_held_list = false;

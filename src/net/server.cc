@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "net/client_limits.h"
@@ -117,6 +118,7 @@ int Server::Run() {
   UpdateCron();
 
   Log(LogLevel::kNotice, "Server initialized");
+  commands_->replication().LogFailoverContract();
   // Clients may connect while the log loads; they get -LOADING until then.
   Status loading = commands_->durability().BeginLoad();
   if (!loading.ok()) {
@@ -757,8 +759,10 @@ void Server::Flush(Connection* c) {
     return;
   }
   // Only what no hold covers may leave.
-  uint64_t durable = commands_->durability().durable_lsn();
-  while (!c->holds.empty() && c->holds.front().lsn <= durable) c->holds.pop_front();
+  if (!c->holds.empty()) {
+    DropEndedHolds(c, commands_->durability().durable_lsn(),
+                   commands_->replication().acked_offset());
+  }
   size_t sendable = out.size();
   if (!c->holds.empty()) {
     uint64_t from = c->holds.front().from;
@@ -839,26 +843,47 @@ void Server::FlushDeferred() {
 
 void Server::HoldForSync(Connection* c) {
   const aof::Durability& log = commands_->durability();
+  const repl::ReplicationSource& repl = commands_->replication();
   uint64_t lsn = log.reply_lsn();
-  if (lsn <= log.durable_lsn()) return;
-  if (!c->holds.empty() && c->holds.back().lsn >= lsn) return;  // already held as long
+  // A replica's stream must not wait for that replica's own acks; replies
+  // to anyone else never leave before the replicas that count have what
+  // they may reveal (lock-replica-ack).
+  uint64_t ack_offset = c->session.replica ? 0 : repl.reply_ack_offset();
+  bool wait_sync = lsn > log.durable_lsn();
+  bool wait_acks = ack_offset > 0 && ack_offset > repl.acked_offset();
+  if (!wait_sync && !wait_acks) return;
+  if (!c->holds.empty() && c->holds.back().lsn >= lsn &&
+      c->holds.back().ack_offset >= ack_offset) {
+    return;  // already held as long
+  }
   // Everything not yet handed to the socket waits, so that the client's
   // replies leave in order.
   uint64_t from = c->session.out.consumed_total() + (c->write_in_flight ? c->write_bytes : 0);
-  c->holds.push_back(Connection::Hold{from, lsn});
+  c->holds.push_back(Connection::Hold{from, lsn, ack_offset});
   if (!c->in_held_list) {
     c->in_held_list = true;
     held_.push_back(c);
   }
 }
 
+void Server::DropEndedHolds(Connection* c, uint64_t durable, uint64_t acked) {
+  // A connection that became a replica after its hold was taken (a
+  // handshake's replies) must not wait for its own acks either.
+  if (c->session.replica) acked = UINT64_MAX;
+  while (!c->holds.empty() && c->holds.front().lsn <= durable &&
+         c->holds.front().ack_offset <= acked) {
+    c->holds.pop_front();
+  }
+}
+
 void Server::ReleaseHolds() {
   if (held_.empty()) return;
   uint64_t durable = commands_->durability().durable_lsn();
+  uint64_t acked = commands_->replication().acked_offset();
   size_t kept = 0;
   for (size_t i = 0; i < held_.size(); ++i) {
     Connection* c = held_[i];
-    while (!c->holds.empty() && c->holds.front().lsn <= durable) c->holds.pop_front();
+    DropEndedHolds(c, durable, acked);
     if (c->holds.empty()) {
       c->in_held_list = false;
       // Output of this iteration not yet committed leaves after the commit.

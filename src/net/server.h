@@ -134,8 +134,14 @@ class Server final : public ServerHooks {
   void FlushOrDefer(Connection* c);
   void FlushDeferred();
   // After the iteration's commit: the output of a client whose replies may
-  // reveal what the log has not synced yet waits for that sync.
+  // reveal what the log has not synced yet waits for that sync, and for the
+  // replicas' acks that lock-replica-ack asks for.
   void HoldForSync(Connection* c);
+  // Drops c's holds that have ended: the log is durable up to their lsn and
+  // the replicas acknowledged their offset (`acked`: see
+  // ReplicationSource::acked_offset). A replica's own stream never waits
+  // for its acks.
+  void DropEndedHolds(Connection* c, uint64_t durable, uint64_t acked);
   // Flushes held clients whose sync is done.
   void ReleaseHolds();
   static void OnSyncDone(uv_async_t* async);

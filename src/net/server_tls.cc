@@ -116,8 +116,8 @@ void Server::FlushTls(Connection* c) {
   // What the plain path would send: the output no hold covers.
   size_t sendable = 0;
   if (tls.handshake_done()) {
-    uint64_t durable = commands_->durability().durable_lsn();
-    while (!c->holds.empty() && c->holds.front().lsn <= durable) c->holds.pop_front();
+    DropEndedHolds(c, commands_->durability().durable_lsn(),
+                   c->holds.empty() ? 0 : commands_->replication().acked_offset());
     sendable = out.size();
     if (!c->holds.empty()) {
       uint64_t from = c->holds.front().from;

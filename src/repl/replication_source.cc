@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <random>
 
 #include "cmd/commands.h"
@@ -58,14 +60,125 @@ void ReplicationSource::EnsureBacklog() {
 
 // ---- The stream ----
 
-void ReplicationSource::OnRecords(std::string_view records) {
+void ReplicationSource::OnRecords(std::string_view records, const aof::CommitFacts& facts) {
+  ack_quorum_ = std::max<int64_t>(CompatInt(*config_, "min-replicas-to-write", 0), 0);
+  reply_ack_offset_ = 0;
   // A replica's log receives its primary's records, which reach this
   // node's backlog as received (FeedFromPrimary), not from here.
-  if (is_replica() || backlog_ == nullptr) return;
-  if (!records.empty()) Feed(records);
+  if (is_replica()) return;
+  // Without a backlog no replica ever connected; offsets must still move
+  // when replies wait for acks, so that a replica that connects later
+  // acknowledges (with its full resync) what they revealed.
+  if (backlog_ == nullptr && ack_quorum_ == 0) return;
+  EnsureBacklog();
+  if (!records.empty()) {
+    Feed(records);
+    change_offset_ = offset_;
+  }
+  if (facts.reserved) NoteReservation(offset_, facts.reserved_tokens, facts.reserved_horizon_ms);
+  if (facts.no_deadline_change) no_deadline_offset_ = offset_;
+  if (ack_quorum_ == 0) {
+    // Nothing waits; reservations every online replica has are known to
+    // be acknowledged whatever min-replicas-to-write becomes later.
+    uint64_t all = 0;
+    bool any = false;
+    for (const Replica& r : replicas_) {
+      if (!r.online) continue;
+      all = any ? std::min(all, r.ack_offset) : r.ack_offset;
+      any = true;
+    }
+    if (any) AdvanceAckedReservation(all);
+  } else {
+    uint64_t acked = acked_offset();
+    AdvanceAckedReservation(acked);
+    // What the iteration's replies may reveal must be on the replicas that
+    // count before they leave: a token or deadline past the acknowledged
+    // reservation, or a lease without a deadline (no horizon covers it).
+    bool wait = facts.revealed_token > acked_tokens_ ||
+                facts.revealed_deadline_ms > acked_horizon_ms_ ||
+                (facts.revealed_no_deadline && no_deadline_offset_ > acked);
+    if (config_->lock_replica_ack == ReplicaAck::kAlways) {
+      // Every change, and every lease shown while a change is not
+      // acknowledged (it may be that change).
+      wait = wait || !records.empty() || (facts.revealed_any && change_offset_ > acked);
+    }
+    if (wait && offset_ > acked) {
+      // Everything up to here covers it. One GETACK per iteration asks for
+      // all of it (group commit, as one fsync covers an iteration); a
+      // replica acks the offset before the GETACK.
+      reply_ack_offset_ = offset_;
+      ack_requested_ = true;
+    }
+  }
   if (ack_requested_) {
     ack_requested_ = false;
     Feed(kGetAck);
+  }
+}
+
+void ReplicationSource::NoteReservation(uint64_t offset, uint64_t tokens, int64_t horizon_ms) {
+  // Reservations only grow, so a later one acknowledged covers every one
+  // before it: forgetting the oldest (when no replica acks for long) only
+  // delays what counts as acknowledged, never advances it.
+  if (unacked_reservations_.size() >= kMaxUnackedReservations) unacked_reservations_.pop_front();
+  unacked_reservations_.push_back(Reservation{offset, tokens, horizon_ms});
+}
+
+void ReplicationSource::AdvanceAckedReservation(uint64_t acked) {
+  // Every replica that acknowledged an offset has every reservation
+  // streamed before it, or a snapshot whose reservation is above them all.
+  while (!unacked_reservations_.empty() && unacked_reservations_.front().offset <= acked) {
+    const Reservation& r = unacked_reservations_.front();
+    acked_tokens_ = std::max(acked_tokens_, r.tokens);
+    acked_horizon_ms_ = std::max(acked_horizon_ms_, r.horizon_ms);
+    unacked_reservations_.pop_front();
+  }
+}
+
+uint64_t ReplicationSource::acked_offset() const {
+  if (ack_quorum_ <= 0) return UINT64_MAX;
+  if (ack_quorum_ == 1) {
+    uint64_t best = 0;
+    bool any = false;
+    for (const Replica& r : replicas_) {
+      if (!r.online) continue;
+      any = true;
+      best = std::max(best, r.ack_offset);
+    }
+    return any ? best : 0;
+  }
+  // The quorum-th largest ack among online replicas (there are few).
+  std::vector<uint64_t> acks;
+  for (const Replica& r : replicas_) {
+    if (r.online) acks.push_back(r.ack_offset);
+  }
+  if (acks.size() < static_cast<size_t>(ack_quorum_)) return 0;
+  auto nth = acks.begin() + (ack_quorum_ - 1);
+  std::nth_element(acks.begin(), nth, acks.end(), std::greater<uint64_t>());
+  return *nth;
+}
+
+void ReplicationSource::LogFailoverContract() const {
+  int64_t quorum = CompatInt(*config_, "min-replicas-to-write", 0);
+  const char* mode = ReplicaAckName(config_->lock_replica_ack);
+  if (quorum <= 0) {
+    Log(LogLevel::kNotice,
+        "Replication is asynchronous (min-replicas-to-write 0, lock-replica-ack {} has no effect): "
+        "a failover to a replica can lose every change since its last ack, tokens and leases "
+        "included",
+        mode);
+  } else if (config_->lock_replica_ack == ReplicaAck::kAlways) {
+    Log(LogLevel::kNotice,
+        "Replies wait for {} replica ack(s) (lock-replica-ack always): a failover to a replica "
+        "that acknowledged loses nothing that was acknowledged to a client",
+        quorum);
+  } else {
+    Log(LogLevel::kNotice,
+        "Token and lease reservations wait for {} replica ack(s) (lock-replica-ack "
+        "reservations): a failover to a replica that acknowledged never repeats a token nor "
+        "grants a key while a revealed lease may run, but acknowledged changes can be lost (a "
+        "granted lease may vanish; its token is never issued again)",
+        quorum);
   }
 }
 
@@ -132,6 +245,13 @@ void ReplicationSource::Promote() {
   second_offset_ = static_cast<int64_t>(offset_) + 1;
   replid_ = NewReplicationId();
   EnsureBacklog();
+  // Nothing this node revealed as a primary before it followed one counts:
+  // its replicas acknowledge what it streams from now on (Durability streams
+  // the reservation it resumed above at the next Commit).
+  unacked_reservations_.clear();
+  acked_tokens_ = 0;
+  acked_horizon_ms_ = 0;
+  no_deadline_offset_ = change_offset_ = offset_;
   Log(LogLevel::kNotice, "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
       replid2_, second_offset_, replid_);
 }
@@ -200,7 +320,11 @@ void ReplicationSource::Psync(CommandContext& ctx) {
   // includes records not yet streamed; the replica gets those after it too,
   // and applying a record over the state it produced changes nothing.
   EnsureBacklog();
-  std::string snapshot = durability_->Snapshot(ctx.now);
+  uint64_t snapshot_tokens = 0;
+  int64_t snapshot_horizon_ms = 0;
+  std::string snapshot = durability_->Snapshot(ctx.now, &snapshot_tokens, &snapshot_horizon_ms);
+  // A replica that acknowledges this offset has the snapshot's reservation.
+  NoteReservation(offset_, snapshot_tokens, snapshot_horizon_ms);
   s.out.Append(fmt::format("+FULLRESYNC {} {}\r\n${}\r\n", replid_, offset_, snapshot.size()));
   s.out.Append(snapshot);
   r->online = true;
@@ -384,6 +508,21 @@ void ReplicationSource::WriteInfo(std::string* out, MonoTime now) const {
   int64_t to_write = CompatInt(*config_, "min-replicas-to-write", 0);
   int64_t max_lag = CompatInt(*config_, "min-replicas-max-lag", 10);
   if (!is_replica() && to_write > 0 && max_lag > 0) add("min_slaves_good_slaves", GoodReplicas(now));
+  // lockd's own, once replies may wait for replicas (or `always` is asked
+  // for without them): what they wait for in effect ("none" with
+  // min-replicas-to-write 0, whatever the directive says). Left out by
+  // default, so that the section keeps a redis-server's fields.
+  if (to_write > 0 || config_->lock_replica_ack == ReplicaAck::kAlways) {
+    add("lock_replica_ack", ReplicaAckName(config_->lock_replica_ack));
+    add("lock_replica_ack_effective",
+        to_write <= 0 ? "none" : ReplicaAckName(config_->lock_replica_ack));
+  }
+  if (!is_replica() && to_write > 0) {
+    uint64_t acked = acked_offset();
+    add("lock_replica_acked_offset", acked == UINT64_MAX ? offset_ : acked);
+    add("lock_replica_acked_tokens", acked_tokens_);
+    add("lock_replica_acked_horizon_ms", acked_horizon_ms_);
+  }
   int i = 0;
   for (const Replica& r : replicas_) {
     if (!r.online) continue;

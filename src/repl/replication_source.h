@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,7 +77,21 @@ class ReplicationSource final : public aof::RecordTap {
   uint64_t offset() const { return offset_; }
 
   // RecordTap: a primary's records, once per Commit.
-  void OnRecords(std::string_view records) override;
+  void OnRecords(std::string_view records, const aof::CommitFacts& facts) override;
+
+  // ---- Replies that wait for replicas (lock-replica-ack, DESIGN.md §10).
+  // The replies of the iteration just committed may leave once
+  // acked_offset() reaches reply_ack_offset() (0: they need no ack). Set at
+  // each Commit, with min-replicas-to-write at 1 or more: to the end of the
+  // stream when the iteration may reveal a token above the acknowledged
+  // reservation, a deadline past its horizon, or a lease without a deadline
+  // whose record is not acknowledged; under `lock-replica-ack always`, also
+  // when it changed anything, or looked up a lease while a change is not
+  // acknowledged.
+  uint64_t reply_ack_offset() const { return reply_ack_offset_; }
+  // The stream offset that min-replicas-to-write online replicas have all
+  // acknowledged; UINT64_MAX when no replica is asked for (nothing waits).
+  uint64_t acked_offset() const;
 
   // ---- The replica side's bookkeeping (called by the link).
   // After +FULLRESYNC: this node's history is its primary's from `offset`.
@@ -103,6 +118,10 @@ class ReplicationSource final : public aof::RecordTap {
   // Called a few times a second: WAIT timeouts, the stream's PING, asking
   // replicas for acks.
   void Cron(MonoTime now);
+
+  // The start-up log line: what a failover to a replica can lose, given
+  // min-replicas-to-write and lock-replica-ack.
+  void LogFailoverContract() const;
 
   // INFO replication and ROLE.
   void WriteInfo(std::string* out, MonoTime now) const;
@@ -160,6 +179,28 @@ class ReplicationSource final : public aof::RecordTap {
   std::vector<Replica> replicas_;
   std::vector<Waiting> waiting_;
   bool ack_requested_ = false;
+  // min-replicas-to-write as of the last Commit (CONFIG SET may change it;
+  // lowering it to 0 releases every reply that waits for acks).
+  int64_t ack_quorum_ = 0;
+  uint64_t reply_ack_offset_ = 0;
+  // Reservations streamed (or sent in a snapshot) and not yet acknowledged
+  // by the quorum, in offset order; and the latest acknowledged one, below
+  // which replies reveal freely.
+  struct Reservation {
+    uint64_t offset = 0;  // the stream offset that covers it
+    uint64_t tokens = 0;
+    int64_t horizon_ms = 0;
+  };
+  static constexpr size_t kMaxUnackedReservations = 1024;
+  std::deque<Reservation> unacked_reservations_;
+  uint64_t acked_tokens_ = 0;
+  int64_t acked_horizon_ms_ = 0;
+  // The end of the latest records with a lease without a deadline, and of
+  // the latest records at all.
+  uint64_t no_deadline_offset_ = 0;
+  uint64_t change_offset_ = 0;
+  void NoteReservation(uint64_t offset, uint64_t tokens, int64_t horizon_ms);
+  void AdvanceAckedReservation(uint64_t acked);
   MonoTime last_ping_;
 
   uint64_t sync_full_ = 0;
