@@ -15,6 +15,7 @@
 #include "acl/acl.h"
 #include "acl/holder_binding.h"
 #include "cmd/command_table.h"
+#include "config/config_rewrite.h"
 #include "lockd/config.h"
 
 namespace lockd {
@@ -226,6 +227,15 @@ TEST_CASE("acl: user lines in the config; with an aclfile as well, the start is 
   CHECK(bad.LoadAtStartup().message() ==
         "Error loading ACL rule '+nosuch' for the user named 'bad': Unknown command or category "
         "name in ACL");
+}
+
+TEST_CASE("acl: CONFIG REWRITE keeps the user lines of the file") {
+  Config c;
+  c.acl_users = {{"ro", "on", "nopass", "+@read"}};
+  const std::string text = "port 6379\nuser ro on nopass +@read\n";
+  std::string out = RewriteConfigText(text, c);
+  CHECK_MESSAGE(out.find("\nuser ro on nopass +@read\n") != std::string::npos, out);
+  CHECK(out.find("# ???") == std::string::npos);
 }
 
 TEST_CASE("acl: one user stays bounded whatever SETUSER sends") {
