@@ -87,6 +87,13 @@ struct Config {
   int64_t tls_session_cache_timeout = 300;  // seconds
   bool tls_replication = false;  // kept for replication; no effect yet
   bool http_tls = false;
+  // lockd's own: a lock's holder is bound to the ACL user that took it, and
+  // other users may not renew, release, overwrite or delete it.
+  bool lock_bind_holder_to_user = false;
+
+  // `user <name> <rule> ...` lines, in order (name first, then its rules):
+  // loaded into the ACL at start, as redis-server loads them.
+  std::vector<std::vector<std::string>> acl_users;
 
   // Redis 7.0 directives accepted for compatibility, with no effect on
   // lockd: canonical name -> the value CONFIG GET shows. Absent: the default.

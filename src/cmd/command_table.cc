@@ -48,6 +48,7 @@ CommandTable::CommandTable() {
   AddPubSubCommands(&specs);
   AddOpsCommands(&specs);
   AddReplicationCommands(&specs);
+  AddAclCommands(&specs);
   by_name_.reserve(specs.size() * 2);
   for (CommandSpec& spec : specs) Add(std::move(spec));
   // Link after every insertion: unordered_map nodes do not move, so the

@@ -117,6 +117,8 @@ void AddPubSubCommands(std::vector<CommandSpec>* out);
 void AddOpsCommands(std::vector<CommandSpec>* out);
 // REPLICAOF, SLAVEOF, PSYNC, SYNC, REPLCONF (repl/repl_commands.cc).
 void AddReplicationCommands(std::vector<CommandSpec>* out);
+// ACL and its subcommands (cmd/acl_commands.cc).
+void AddAclCommands(std::vector<CommandSpec>* out);
 void AddServerCommands(std::vector<CommandSpec>* out);  // calls the two below
 void AddCommandCommand(std::vector<CommandSpec>* out);
 void AddInfoCommand(std::vector<CommandSpec>* out);

@@ -11,6 +11,7 @@
 #include "cmd/script_commands.h"
 #include "util/check.h"
 #include "util/errors.h"
+#include "util/strings.h"
 
 namespace lockd {
 
@@ -97,6 +98,12 @@ Commands::Commands(Config* config, ServerHooks* server, const Clock* clock,
   replication_ = std::make_unique<repl::ReplicationSource>(config_, server_, durability_.get());
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
+  // requirepass is the default user's password, then `user` lines and the
+  // aclfile may redefine any user (default included), as in Redis.
+  acl_ = std::make_unique<acl::Registry>(config_);
+  acl_->SetDefaultPassword(config_->requirepass);
+  applied_requirepass_ = config_->requirepass;
+  acl_status_ = acl_->LoadAtStartup();
 }
 
 Commands::~Commands() { durability_->set_tap(nullptr); }
@@ -132,8 +139,26 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
     Reject(session, fmt::format(fmt::runtime(errors::kWrongArityFormat), spec->full_name), spec);
     return;
   }
-  if (!session.authenticated && !(spec->flags & kCmdNoAuth)) {
+  if (!(spec->flags & kCmdNoAuth) && AuthRequired(session)) {
     Reject(session, errors::kNoAuth, spec);
+    return;
+  }
+  // Redis's order: ACLs right after authentication, before any state check.
+  if (acl::CheckResult r = CheckAcl(session, *spec, argv,
+                                    session.in_multi ? "multi" : "toplevel", session);
+      r.denied != acl::Denied::kNone) {
+    switch (r.denied) {
+      case acl::Denied::kKey:
+        Reject(session, errors::kNoPermKey, spec);
+        break;
+      case acl::Denied::kChannel:
+        Reject(session, errors::kNoPermChannel, spec);
+        break;
+      default:
+        Reject(session, fmt::format(fmt::runtime(errors::kNoPermCommandFormat), spec->full_name),
+               spec);
+        break;
+    }
     return;
   }
 
@@ -192,6 +217,18 @@ void Commands::Execute(Session& session, const std::vector<std::string_view>& ar
 
 void Commands::CallQueued(Session& session, const CommandSpec& spec,
                           const std::vector<std::string_view>& argv, MonoTime now) {
+  // The rules may have changed since the command was queued (Redis checks
+  // again at EXEC).
+  if (acl::CheckResult r = CheckAcl(session, spec, argv, "multi", session);
+      r.denied != acl::Denied::kNone) {
+    const char* reason = r.denied == acl::Denied::kKey       ? errors::kNoPermExecKeyReason
+                         : r.denied == acl::Denied::kChannel ? errors::kNoPermExecChannelReason
+                                                             : errors::kNoPermExecCommandReason;
+    std::string message = fmt::format(fmt::runtime(errors::kNoPermExecFormat), reason);
+    NoteErrorReply(message);
+    session.reply.Error(message);
+    return;
+  }
   Call(session, argv, spec, now, /*may_block=*/false);
 }
 
@@ -211,7 +248,11 @@ void Commands::Call(Session& session, const std::vector<std::string_view>& argv,
   running_ = spec;
   notifier_->OnUnitEnd();  // a key freed by an earlier command is no hand-off
   if (!monitors_.empty()) BeforeCall(session, argv, *spec);
-  spec->handler(ctx);
+  if (config_->lock_bind_holder_to_user && HolderBindingRefuses(session, *spec, argv, now)) {
+    ctx.Error(errors::kNoPermHolderBound);
+  } else {
+    spec->handler(ctx);
+  }
   running_ = outer;
   MonoTime end = clock_->Now();
   last_command_end_ = end;
@@ -395,7 +436,86 @@ void Commands::ResetStats() {
   engine_->ResetStats();
 }
 
+bool Commands::DefaultUserOpen() const {
+  const acl::User& d = acl_->default_user();
+  return (d.flags & acl::kUserNoPass) && !(d.flags & acl::kUserDisabled);
+}
+
+bool Commands::AuthRequired(const Session& session) const {
+  return !session.authenticated && !DefaultUserOpen();
+}
+
+acl::CheckResult Commands::CheckAcl(const Session& session, const CommandSpec& spec,
+                                    std::span<const std::string_view> argv,
+                                    std::string_view context, const Session& caller) {
+  acl::User& user = UserOf(session);
+  if (user.unrestricted) return {};
+  acl::CheckResult r = acl_->Check(user, spec, argv);
+  if (r.denied != acl::Denied::kNone) {
+    std::string object = r.denied == acl::Denied::kCommand ? spec.full_name : std::string(argv[r.arg]);
+    LogAclDenial(caller, user.name, r.denied, context, std::move(object));
+  }
+  return r;
+}
+
+void Commands::LogAclDenial(const Session& caller, std::string_view username, acl::Denied reason,
+                            std::string_view context, std::string object) {
+  acl::LogEntry e;
+  e.reason = reason;
+  e.context = std::string(context);
+  e.object = std::move(object);
+  e.username = std::string(username);
+  e.ctime_ms = clock_->WallNow().us / 1000;
+  e.client_info = DescribeClient(caller, clock_->Now());
+  acl_->AddLog(std::move(e));
+}
+
+bool Commands::HolderBindingRefuses(const Session& session, const CommandSpec& spec,
+                                    std::span<const std::string_view> argv, MonoTime now) {
+  // The commands that renew, release, overwrite or delete a lock. Taking a
+  // lock (LOCK.ACQUIRE, SET NX, SETNX) is not refused: a lock held by
+  // another user is simply busy, as for any other holder.
+  const std::string& n = spec.full_name;
+  size_t first = 1, last = 1;
+  if (n == "del" || n == "unlink") {
+    last = argv.size() - 1;
+  } else if (n == "set") {
+    for (size_t i = 3; i < argv.size(); ++i) {
+      if (EqualsIgnoreCase(argv[i], "nx")) return false;
+    }
+  } else if (n != "lock.renew" && n != "lock.release" && n != "expire" && n != "pexpire" &&
+             n != "expireat" && n != "pexpireat" && n != "persist" && n != "delifeq" &&
+             n != "delex") {
+    return false;
+  }
+  const std::string& me = UserOf(session).name;
+  for (size_t i = first; i <= last && i < argv.size(); ++i) {
+    std::optional<LeaseView> lease = engine_->Find(argv[i], now);
+    std::string_view owner;
+    if (lease && acl::BoundUser(lease->holder, &owner) && owner != me) return true;
+  }
+  return false;
+}
+
+void Commands::KillUserSessions(const acl::User* user) {
+  std::vector<Session*> victims;
+  server_->ForEachSession([&](Session& s) {
+    if (s.user == user) victims.push_back(&s);
+  });
+  for (Session* s : victims) {
+    // Moved off the user before it is freed, and no longer authenticated,
+    // as Redis does, even though the connection is about to close.
+    s->user = nullptr;
+    s->authenticated = false;
+    server_->KillSession(*s);
+  }
+}
+
 void Commands::ConfigChanged() {
+  if (config_->requirepass != applied_requirepass_) {
+    acl_->SetDefaultPassword(config_->requirepass);
+    applied_requirepass_ = config_->requirepass;
+  }
   // lock-max-waiters is read by the engine on every queued wait.
   engine_->set_max_waiters_per_key(static_cast<uint32_t>(config_->lock_max_waiters));
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));

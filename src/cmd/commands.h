@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "acl/acl.h"
+#include "acl/holder_binding.h"
 #include "aof/durability.h"
 #include "cmd/command_stats.h"
 #include "cmd/command_table.h"
@@ -60,6 +62,8 @@ struct CommandContext {
   const CommandSpec& spec;
   MonoTime now;
   bool may_block = true;
+  // Room for the stored form of holders under lock-bind-holder-to-user.
+  std::string holder_buf[2];
 
   ReplyWriter& reply() { return session.reply; }
   Engine& engine();
@@ -72,7 +76,13 @@ struct CommandContext {
   std::optional<LeaseView> ReadKey(std::string_view key);
   // Replies a subcommand's HELP text: one status line per entry.
   void Help(std::span<const char* const> lines);
+  // The holder as the engine stores it for this session (bound to its ACL
+  // user under lock-bind-holder-to-user; `slot` picks one of two buffers).
+  std::string_view StoredHolder(std::string_view holder, int slot = 0);
 };
+
+// One line of CLIENT LIST / CLIENT INFO (and ACL LOG's client-info).
+std::string DescribeClient(const Session& s, MonoTime now);
 
 class Commands final : public WaitListener, public ChangeListener {
  public:
@@ -87,6 +97,35 @@ class Commands final : public WaitListener, public ChangeListener {
   // The session's connection is closing: leave any wait queue, drop its
   // transaction and watched keys.
   void SessionClosed(Session& session);
+
+  // ---- ACL (src/acl/, cmd/acl_commands.cc).
+  acl::Registry& acl() { return *acl_; }
+  // Whether loading the ACL users at start failed (the server then exits).
+  const Status& acl_status() const { return acl_status_; }
+  acl::User& UserOf(const Session& session) {
+    return session.user ? *session.user : acl_->default_user();
+  }
+  // Redis's authRequired: the default user has a password (or is off) and
+  // the connection has not authenticated.
+  bool AuthRequired(const Session& session) const;
+  // A new connection starts authenticated when the default user needs no
+  // password.
+  bool DefaultUserOpen() const;
+  // The ACL check of one command run by `session` (for a script, the
+  // script client with its caller's user; `caller` is then the real
+  // client, named in ACL LOG). Logs a denial.
+  acl::CheckResult CheckAcl(const Session& session, const CommandSpec& spec,
+                            std::span<const std::string_view> argv, std::string_view context,
+                            const Session& caller);
+  void LogAclDenial(const Session& caller, std::string_view username, acl::Denied reason,
+                    std::string_view context, std::string object);
+  // lock-bind-holder-to-user: whether the command would renew, release,
+  // overwrite or delete a lock bound to another user than the session's.
+  bool HolderBindingRefuses(const Session& session, const CommandSpec& spec,
+                            std::span<const std::string_view> argv, MonoTime now);
+  // Ends every session of `user` (DELUSER, ACL LOAD): each is moved to the
+  // default user, unauthenticated, and closed after its pending replies.
+  void KillUserSessions(const acl::User* user);
 
   // ---- Transactions (cmd/transaction_commands.cc holds the handlers).
   // EXEC: runs one queued command as the dispatcher would, but never blocks.
@@ -226,6 +265,9 @@ class Commands final : public WaitListener, public ChangeListener {
   std::string run_id_;
   MonoTime started_;
   std::unique_ptr<ScriptState> scripts_;
+  std::unique_ptr<acl::Registry> acl_;
+  Status acl_status_;
+  std::string applied_requirepass_;  // requirepass as last given to the default user
 };
 
 // Milliseconds left on a lease, rounded up so a held lease never shows 0; -1
@@ -247,6 +289,10 @@ inline ServerHooks& CommandContext::server() { return commands.server(); }
 inline void CommandContext::Error(std::string_view message) {
   commands.NoteErrorReply(message);
   session.reply.Error(message);
+}
+inline std::string_view CommandContext::StoredHolder(std::string_view holder, int slot) {
+  if (!commands.config().lock_bind_holder_to_user) return holder;
+  return acl::BindHolder(commands.UserOf(session).name, holder, &holder_buf[slot]);
 }
 inline void CommandContext::Help(std::span<const char* const> lines) {
   session.reply.Array(lines.size());

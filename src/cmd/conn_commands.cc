@@ -14,26 +14,19 @@ namespace lockd {
 
 namespace {
 
-// Compares without leaking the length of the common prefix through timing.
-bool SecretEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-// The default user's password check, as Redis's ACL does for it.
-enum class AuthResult { kOk, kWrongPass, kNoPasswordConfigured };
-
-AuthResult CheckPassword(const Config& config, std::string_view user, std::string_view password,
-                         bool user_given) {
-  if (config.requirepass.empty()) {
-    if (!user_given) return AuthResult::kNoPasswordConfigured;
-    // The default user is "nopass" then: any password is accepted for it.
-    return user == "default" ? AuthResult::kOk : AuthResult::kWrongPass;
+// Authenticates the session as `user` (AUTH, HELLO AUTH); a failure is an
+// ACL LOG entry, as in Redis.
+bool Authenticate(CommandContext& ctx, std::string_view user, std::string_view password) {
+  acl::User* u = ctx.commands.acl().Authenticate(user, password);
+  if (u == nullptr) {
+    ctx.commands.LogAclDenial(ctx.session, user, acl::Denied::kAuth,
+                              ctx.session.in_multi ? "multi" : "toplevel",
+                              std::string(ctx.argv[0]));
+    return false;
   }
-  if (user != "default") return AuthResult::kWrongPass;
-  return SecretEquals(password, config.requirepass) ? AuthResult::kOk : AuthResult::kWrongPass;
+  ctx.session.authenticated = true;
+  ctx.session.user = u == &ctx.commands.acl().default_user() ? nullptr : u;
+  return true;
 }
 
 void CmdPing(CommandContext& ctx) {
@@ -71,7 +64,9 @@ void CmdReset(CommandContext& ctx) {
   // Redis 7.0 keeps CLIENT NO-EVICT across RESET; NO-TOUCH (a later
   // release's flag) is cleared, as that release does.
   s.no_touch = false;
-  s.authenticated = ctx.config().requirepass.empty();
+  // Back to the default user, authenticated only if it needs no password.
+  s.user = nullptr;
+  s.authenticated = ctx.commands.DefaultUserOpen();
   s.reply.Simple("RESET");
 }
 
@@ -85,17 +80,14 @@ void CmdSelect(CommandContext& ctx) {
 void CmdAuth(CommandContext& ctx) {
   if (ctx.argc() > 3) return ctx.Error(errors::kSyntax);
   bool user_given = ctx.argc() == 3;
-  std::string_view user = user_given ? ctx.argv[1] : "default";
-  std::string_view password = ctx.argv[ctx.argc() - 1];
-  switch (CheckPassword(ctx.config(), user, password, user_given)) {
-    case AuthResult::kOk:
-      ctx.session.authenticated = true;
-      return ctx.reply().Simple("OK");
-    case AuthResult::kWrongPass:
-      return ctx.Error(errors::kWrongPass);
-    case AuthResult::kNoPasswordConfigured:
-      return ctx.Error(errors::kAuthWithoutPassword);
+  // The old form, with no password set for the default user, is an error
+  // (Redis keeps it so).
+  if (!user_given && (ctx.commands.acl().default_user().flags & acl::kUserNoPass)) {
+    return ctx.Error(errors::kAuthWithoutPassword);
   }
+  std::string_view user = user_given ? ctx.argv[1] : "default";
+  if (!Authenticate(ctx, user, ctx.argv[ctx.argc() - 1])) return ctx.Error(errors::kWrongPass);
+  ctx.reply().Simple("OK");
 }
 
 bool ValidClientInfo(std::string_view s) {
@@ -126,13 +118,8 @@ void CmdHello(CommandContext& ctx) {
       return ctx.Error(fmt::format(fmt::runtime(errors::kHelloOptionFormat), ctx.argv[i]));
     }
   }
-  if (auth) {
-    if (CheckPassword(ctx.config(), user, password, true) != AuthResult::kOk) {
-      return ctx.Error(errors::kWrongPass);
-    }
-    ctx.session.authenticated = true;
-  }
-  if (!ctx.session.authenticated) return ctx.Error(errors::kHelloNeedsAuth);
+  if (auth && !Authenticate(ctx, user, password)) return ctx.Error(errors::kWrongPass);
+  if (ctx.commands.AuthRequired(ctx.session)) return ctx.Error(errors::kHelloNeedsAuth);
   if (setname) {
     if (!ValidClientInfo(name)) return ctx.Error(errors::kBadClientName);
     ctx.session.name = std::string(name);
@@ -158,6 +145,8 @@ void CmdHello(CommandContext& ctx) {
 
 // ---- CLIENT ----
 
+}  // namespace
+
 // One line of CLIENT LIST / CLIENT INFO, in Redis 7.2's field order.
 std::string DescribeClient(const Session& s, MonoTime now) {
   // Redis's letters, in its order: O monitor, P subscriber, x in MULTI, b
@@ -178,7 +167,7 @@ std::string DescribeClient(const Session& s, MonoTime now) {
   return fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 "
       "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl=0 oll=0 omem={} "
-      "tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+      "tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
       s.id, s.addr, s.laddr, s.fd, s.name, (now.us - s.created.us) / 1'000'000,
       (now.us - s.last_interaction.us) / 1'000'000, flags, s.channels.size(), s.patterns.size(),
       s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, s.query_buffer_bytes,
@@ -186,9 +175,11 @@ std::string DescribeClient(const Session& s, MonoTime now) {
       s.queued_bytes, s.query_buffer_capacity, s.out.size(),
       s.query_buffer_capacity + s.out.capacity() + sizeof(Session) + s.queued_bytes,
       s.last_command ? std::string_view(s.last_command->full_name) : std::string_view("NULL"),
-      s.protocol(),
+      s.user ? std::string_view(s.user->name) : std::string_view("default"), s.protocol(),
       s.lib_name, s.lib_ver);
 }
+
+namespace {
 
 
 void CmdClientId(CommandContext& ctx) { ctx.reply().Integer(static_cast<int64_t>(ctx.session.id)); }
@@ -276,6 +267,7 @@ void CmdClientKill(CommandContext& ctx) {
   bool skipme = true;
   bool type_none = false;
   std::optional<bool> replica;  // TYPE replica|slave (true) or normal (false)
+  const acl::User* user = nullptr;  // USER name
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.argv[i], value = ctx.argv[i + 1];
     if (EqualsIgnoreCase(opt, "id")) {
@@ -287,10 +279,11 @@ void CmdClientKill(CommandContext& ctx) {
     } else if (EqualsIgnoreCase(opt, "laddr")) {
       laddr = value;
     } else if (EqualsIgnoreCase(opt, "user")) {
-      // The default user is the only one there is.
-      if (value != "default") {
+      acl::User* u = ctx.commands.acl().Find(value);
+      if (u == nullptr) {
         return ctx.Error(fmt::format(fmt::runtime(errors::kNoSuchUserFormat), value));
       }
+      user = u;
     } else if (EqualsIgnoreCase(opt, "skipme")) {
       if (EqualsIgnoreCase(value, "yes")) {
         skipme = true;
@@ -324,6 +317,7 @@ void CmdClientKill(CommandContext& ctx) {
     if (id && s.id != *id) return;
     if (addr && s.addr != *addr) return;
     if (laddr && s.laddr != *laddr) return;
+    if (user && &ctx.commands.UserOf(s) != user) return;
     if (skipme && &s == &ctx.session) return;
     victims.push_back(&s);
   });

@@ -18,14 +18,14 @@ namespace {
 void CmdGet(CommandContext& ctx) {
   std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
   if (!lease) return ctx.reply().Null();
-  ctx.reply().Bulk(lease->holder);
+  ctx.reply().Bulk(acl::VisibleHolder(lease->holder));
 }
 
 // The length of the holder; 0 for a free key. redis-cli --bigkeys sizes
 // string keys with it.
 void CmdStrlen(CommandContext& ctx) {
   std::optional<LeaseView> lease = ctx.ReadKey(ctx.argv[1]);
-  ctx.reply().Integer(lease ? static_cast<int64_t>(lease->holder.size()) : 0);
+  ctx.reply().Integer(lease ? static_cast<int64_t>(acl::VisibleHolder(lease->holder).size()) : 0);
 }
 
 void CmdExists(CommandContext& ctx) {

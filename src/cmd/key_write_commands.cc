@@ -85,7 +85,7 @@ void ReplySetResult(CommandContext& ctx, const SetResult& r, bool get) {
     case SetOutcome::kSet:
     case SetOutcome::kNotSet:
       if (get) {
-        if (r.had_old) return ctx.reply().Bulk(r.old_holder);
+        if (r.had_old) return ctx.reply().Bulk(acl::VisibleHolder(r.old_holder));
         return ctx.reply().Null();
       }
       if (r.outcome == SetOutcome::kSet) return ctx.reply().Simple("OK");
@@ -199,7 +199,10 @@ void CmdSet(CommandContext& ctx) {
                       : xx ? SetCondition::kIfHeld
                       : ifeq ? SetCondition::kIfEquals
                              : SetCondition::kNone;
-  SetResult r = ctx.engine().Set(ctx.argv[1], ctx.argv[2], options, ctx.now);
+  // Under lock-bind-holder-to-user both the value and the compared value
+  // are the stored forms, bound to this session's user.
+  if (ifeq) options.compare = ctx.StoredHolder(options.compare, 1);
+  SetResult r = ctx.engine().Set(ctx.argv[1], ctx.StoredHolder(ctx.argv[2]), options, ctx.now);
   // Redis tells of a SET with an expire option as "set" then "expire".
   if (r.outcome == SetOutcome::kSet && expire != kNone) {
     ctx.commands.notifier().Notify(kNotifyGeneric, "expire", ctx.argv[1]);
@@ -212,7 +215,7 @@ void CmdSet(CommandContext& ctx) {
 void CmdSetnx(CommandContext& ctx) {
   SetOptions options;
   options.condition = SetCondition::kIfFree;
-  SetResult r = ctx.engine().Set(ctx.argv[1], ctx.argv[2], options, ctx.now);
+  SetResult r = ctx.engine().Set(ctx.argv[1], ctx.StoredHolder(ctx.argv[2]), options, ctx.now);
   if (r.outcome == SetOutcome::kTokensExhausted) return ctx.Error(errors::kTokensExhausted);
   ctx.reply().Integer(r.outcome == SetOutcome::kSet ? 1 : 0);
 }
@@ -231,7 +234,7 @@ void CmdDel(CommandContext& ctx) {
 // from) `value`; a free key is never deleted.
 void DeleteIf(CommandContext& ctx, std::string_view key, std::string_view value, bool equal) {
   std::optional<LeaseView> lease = ctx.engine().Find(key, ctx.now);
-  if (!lease || (lease->holder == value) != equal) return ctx.reply().Integer(0);
+  if (!lease || (acl::VisibleHolder(lease->holder) == value) != equal) return ctx.reply().Integer(0);
   ctx.reply().Integer(ctx.engine().Delete(key, ctx.now) ? 1 : 0);
 }
 

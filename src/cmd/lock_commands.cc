@@ -54,7 +54,7 @@ void CmdAcquire(CommandContext& ctx) {
   // Inside a script or a transaction nothing may wait: WAIT behaves as 0.
   if (!ctx.may_block) wait_ms = 0;
 
-  AcquireResult r = ctx.engine().Acquire(key, holder, ttl_ms, ctx.now, wait_ms, &ctx.session);
+  AcquireResult r = ctx.engine().Acquire(key, ctx.StoredHolder(holder), ttl_ms, ctx.now, wait_ms, &ctx.session);
   switch (r.outcome) {
     case AcquireOutcome::kGranted:
     case AcquireOutcome::kReacquired:
@@ -84,7 +84,8 @@ void CmdRenew(CommandContext& ctx) {
   if (!ParseToken(ctx, ctx.argv[3], &token)) return;
   if (!ParseTtl(ctx, ctx.argv[4], &ttl_ms)) return;
   if (ctx.argv[2].empty()) return ctx.Error(errors::kEmptyHolder);
-  bool ok = ctx.engine().Renew(ctx.argv[1], ctx.argv[2], token, ttl_ms, ctx.now);
+  bool ok = ctx.engine().Renew(ctx.argv[1], ctx.StoredHolder(ctx.argv[2]), token, ttl_ms,
+                                 ctx.now);
   ctx.reply().Integer(ok ? 1 : 0);
 }
 
@@ -92,7 +93,7 @@ void CmdRelease(CommandContext& ctx) {
   Token token;
   if (!ParseToken(ctx, ctx.argv[3], &token)) return;
   if (ctx.argv[2].empty()) return ctx.Error(errors::kEmptyHolder);
-  bool ok = ctx.engine().Release(ctx.argv[1], ctx.argv[2], token, ctx.now);
+  bool ok = ctx.engine().Release(ctx.argv[1], ctx.StoredHolder(ctx.argv[2]), token, ctx.now);
   ctx.reply().Integer(ok ? 1 : 0);
 }
 
@@ -108,7 +109,7 @@ void CmdInfo(CommandContext& ctx) {
   ReplyWriter& w = ctx.reply();
   w.Map(4);
   w.Bulk("holder");
-  w.Bulk(lease->holder);
+  w.Bulk(acl::VisibleHolder(lease->holder));
   w.Bulk("token");
   w.Integer(static_cast<int64_t>(lease->token));
   w.Bulk("ttl_ms");
@@ -123,14 +124,14 @@ ArgDoc Arg(const char* name, const char* type) { return ArgDoc{.name = name, .ty
 }  // namespace
 
 void AddLockCommands(std::vector<CommandSpec>* out) {
-  const std::vector<std::string> write_fast = {"@write", "@fast"};
+  const std::vector<std::string> write_fast = {"@write", "@fast", "@lock"};
   out->push_back(CommandSpec{
       .name = "lock.acquire",
       .arity = -4,
       .flags = kCmdWrite | kCmdDenyOom | kCmdFast | kCmdBlocking,
       .handler = CmdAcquire,
       .first_key = 1, .last_key = 1, .key_step = 1,
-      .acl_categories = {"@write", "@fast", "@blocking"},
+      .acl_categories = {"@write", "@fast", "@blocking", "@lock"},
       .summary = "Acquires the lock on a key for ttl_ms milliseconds, optionally waiting for it; "
                  "returns the fencing token, or null when not granted",
       .since = "1.0.0",
@@ -172,7 +173,7 @@ void AddLockCommands(std::vector<CommandSpec>* out) {
       .flags = kCmdReadOnly | kCmdFast,
       .handler = CmdFence,
       .first_key = 1, .last_key = 1, .key_step = 1,
-      .acl_categories = {"@read", "@fast"},
+      .acl_categories = {"@read", "@fast", "@lock"},
       .summary = "Returns the fencing token of the current holder, or null when the key is free",
       .since = "1.0.0",
       .group = "generic",
@@ -185,7 +186,7 @@ void AddLockCommands(std::vector<CommandSpec>* out) {
       .flags = kCmdReadOnly | kCmdFast,
       .handler = CmdInfo,
       .first_key = 1, .last_key = 1, .key_step = 1,
-      .acl_categories = {"@read", "@fast"},
+      .acl_categories = {"@read", "@fast", "@lock"},
       .summary = "Returns the holder, token, remaining ttl and number of waiters of a lock",
       .since = "1.0.0",
       .group = "generic",

@@ -20,8 +20,10 @@ ScriptBridge::ScriptBridge(Commands* commands) : commands_(commands), session_(0
   session_.name = "lua";
 }
 
-void ScriptBridge::Begin(MonoTime now, bool read_only) {
+void ScriptBridge::Begin(MonoTime now, bool read_only, Session* caller) {
   now_ = now;
+  caller_ = caller;
+  session_.user = caller->user;
   read_only_ = read_only;
   wrote_ = false;
 }
@@ -42,6 +44,14 @@ script::CommandBridge::Outcome ScriptBridge::Call(const std::vector<std::string_
     refusal = errors::kScriptWrongArity;
   } else if (spec->flags & kCmdNoScript) {
     refusal = errors::kScriptNoScriptCommand;
+  } else if (acl::CheckResult r = commands_->CheckAcl(session_, *spec, argv, "lua", *caller_);
+             r.denied != acl::Denied::kNone) {
+    refusal = r.denied == acl::Denied::kKey       ? errors::kScriptNoPermKey
+              : r.denied == acl::Denied::kChannel ? errors::kScriptNoPermChannel
+                                                  : errors::kScriptNoPermCommand;
+  } else if (commands_->config().lock_bind_holder_to_user &&
+             commands_->HolderBindingRefuses(session_, *spec, argv, now_)) {
+    refusal = errors::kNoPermHolderBound;
   } else if (spec->flags & kCmdWrite) {
     if (read_only_) {
       refusal = errors::kScriptWriteInReadOnly;
@@ -122,7 +132,7 @@ void EvalGeneric(CommandContext& ctx, bool by_sha, bool read_only) {
   run.time_limit_ms = ctx.config().lua_time_limit;
   run.bridge = &st.bridge;
   run.out = &ctx.reply();
-  st.bridge.Begin(ctx.now, run.read_only);
+  st.bridge.Begin(ctx.now, run.read_only, &ctx.session);
   // Everything the script changes is one unit in the log; a script that
   // changed nothing leaves no records.
   ctx.commands.durability().OnUnitBegin();

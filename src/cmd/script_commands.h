@@ -23,8 +23,9 @@ class ScriptBridge final : public script::CommandBridge {
  public:
   explicit ScriptBridge(Commands* commands);
 
-  // Set before each script runs.
-  void Begin(MonoTime now, bool read_only);
+  // Set before each script runs. The script's commands run with `caller`'s
+  // ACL user, as Redis runs them with the calling client's.
+  void Begin(MonoTime now, bool read_only, Session* caller);
 
   Outcome Call(const std::vector<std::string_view>& argv, int protocol) override;
   void NoteError(std::string_view message) override;
@@ -34,6 +35,7 @@ class ScriptBridge final : public script::CommandBridge {
   Session session_;     // the script client: never blocked, always authenticated
   std::string scratch_;  // a reply that spans output blocks, made contiguous
   MonoTime now_;
+  Session* caller_ = nullptr;
   bool read_only_ = false;
   bool wrote_ = false;  // a write command ran: MISCONF no longer stops the script
 };

@@ -17,6 +17,9 @@
 namespace lockd {
 
 struct CommandSpec;
+namespace acl {
+struct User;
+}
 
 struct Session {
   explicit Session(uint64_t client_id) : id(client_id), reply(&out, 2) {}
@@ -33,6 +36,9 @@ struct Session {
   std::string lib_name;
   std::string lib_ver;
   bool authenticated = false;
+  // The ACL user the connection runs as; null for the default user. Users
+  // live in acl::Registry; a deleted user's sessions are moved off it first.
+  acl::User* user = nullptr;
   bool no_evict = false;
   bool no_touch = false;
 

@@ -47,6 +47,11 @@ size_t RedactedFrom(const std::vector<std::string_view>& argv, size_t* until) {
   *until = argv.size();
   if (argv.empty()) return 0;
   if (EqualsIgnoreCase(argv[0], "auth")) return 1;
+  // ACL SETUSER: the user and its rules (passwords among them), as Redis.
+  if (argv.size() >= 3 && EqualsIgnoreCase(argv[0], "acl") &&
+      EqualsIgnoreCase(argv[1], "setuser")) {
+    return 2;
+  }
   if (EqualsIgnoreCase(argv[0], "hello")) {
     for (size_t i = 2; i + 2 < argv.size(); ++i) {
       if (EqualsIgnoreCase(argv[i], "auth")) {

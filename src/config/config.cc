@@ -69,9 +69,26 @@ Status ApplyDirective(Config* config, std::string_view name,
                       const std::vector<std::string>& given_args) {
   const std::string lower = ToLowerAscii(name);
   const Directive* d = FindDirective(lower);
+  if (d == nullptr && lower == "user") {
+    // Checked against the ACL rules at start (acl::Registry::LoadAtStartup);
+    // here only what Redis checks while reading the file.
+    if (given_args.empty()) {
+      return Status::Error("Wrong number of arguments for 'user' (expected at least 1, got 0)");
+    }
+    for (const std::vector<std::string>& line : config->acl_users) {
+      if (line[0] == given_args[0]) {
+        return Status::Error(fmt::format(
+            "Error in user declaration '{}': Duplicate user found. A user can only be defined "
+            "once in config files",
+            given_args[0]));
+      }
+    }
+    config->acl_users.push_back(given_args);
+    return Status::Ok();
+  }
   if (d == nullptr) {
     if (config_internal::IsIgnoredRedisDirective(lower, given_args.size())) return Status::Ok();
-    if (lower == "rename-command" || lower == "user" || lower == "loadmodule" ||
+    if (lower == "rename-command" || lower == "loadmodule" ||
         lower == "sentinel") {
       // Redis knows these, but taking them without their effect would leave
       // a renamed (disabled) command, a user or a module silently missing.

@@ -109,6 +109,12 @@ class Rewrite {
       std::vector<std::string> args;
       const Directive* d = nullptr;
       if (SplitConfigArgs(line, &args) && !args.empty()) d = FindDirective(args[0]);
+      if (d == nullptr && !args.empty() && EqualsIgnoreCase(args[0], "user")) {
+        // ACL users are kept as the file defines them (Redis writes the
+        // live users instead; lockd's rewrite does not know the ACL).
+        lines_.push_back(std::move(line));
+        continue;
+      }
       if (d == nullptr) {
         // As Redis: what it cannot place is kept, as a comment.
         lines_.push_back("# ??? " + line);

@@ -406,6 +406,10 @@ const Directive kDirectives[] = {
      GetBool<&Config::tls_replication>},
     // lockd's own: the HTTP listener speaks TLS with the context above.
     {"http-tls", 1, 1, kImmutable, false, SetBool<&Config::http_tls>, GetBool<&Config::http_tls>},
+    // lockd's own: binds a lock's holder to the ACL user that took it. Fixed
+    // at start, so that one run never mixes the two rules.
+    {"lock-bind-holder-to-user", 1, 1, kImmutable, false,
+     SetBool<&Config::lock_bind_holder_to_user>, GetBool<&Config::lock_bind_holder_to_user>},
 };
 
 }  // namespace

@@ -218,19 +218,74 @@ void HttpExchange::TimeOut() {
   Fail(408, errors::kHttpRequestTimeout, false);
 }
 
-bool HttpExchange::Authorized(const Request& request) const {
-  const std::string& password = commands_->config().requirepass;
-  if (password.empty()) return true;
-  constexpr std::string_view kScheme = "Bearer ";
-  std::string_view auth = request.authorization;
-  if (auth.size() < kScheme.size()) return false;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(auth[i])) !=
-        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
-      return false;
+namespace {
+
+// Standard base64 with padding, as Basic credentials are sent; false on
+// anything else.
+bool DecodeBase64(std::string_view in, std::string* out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.size() % 4 != 0) return false;
+  out->clear();
+  for (size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = in[i + static_cast<size_t>(k)];
+      if (c == '=' && i + 4 == in.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+      } else if (pad > 0 || (v[k] = value(c)) < 0) {
+        return false;
+      }
     }
+    uint32_t n = (static_cast<uint32_t>(v[0]) << 18) | (static_cast<uint32_t>(v[1]) << 12) |
+                 (static_cast<uint32_t>(v[2]) << 6) | static_cast<uint32_t>(v[3]);
+    out->push_back(static_cast<char>(n >> 16));
+    if (pad < 2) out->push_back(static_cast<char>((n >> 8) & 0xff));
+    if (pad < 1) out->push_back(static_cast<char>(n & 0xff));
   }
-  return auth.substr(kScheme.size()) == password;
+  return true;
+}
+
+// Whether `auth` starts with `scheme` (case-insensitive) and a space.
+bool HasScheme(std::string_view auth, std::string_view scheme) {
+  if (auth.size() <= scheme.size() || auth[scheme.size()] != ' ') return false;
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(auth[i])) != scheme[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool HttpExchange::Authorize(const Request& request, acl::User** user) {
+  acl::Registry& acl = commands_->acl();
+  std::string_view auth = request.authorization;
+  *user = nullptr;
+  if (HasScheme(auth, "basic")) {
+    // Basic user:password names any ACL user, as AUTH user password does.
+    std::string decoded;
+    if (!DecodeBase64(auth.substr(6), &decoded)) return false;
+    size_t colon = decoded.find(':');
+    if (colon == std::string::npos) return false;
+    acl::User* u = acl.Authenticate(std::string_view(decoded).substr(0, colon),
+                                    std::string_view(decoded).substr(colon + 1));
+    if (u == nullptr) return false;
+    *user = u == &acl.default_user() ? nullptr : u;
+    return true;
+  }
+  if (HasScheme(auth, "bearer")) {
+    // A bearer token is the default user's password (requirepass).
+    return acl.Authenticate("default", auth.substr(7)) != nullptr;
+  }
+  return commands_->DefaultUserOpen();
 }
 
 void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteFn& execute) {
@@ -274,11 +329,14 @@ void HttpExchange::Dispatch(const Request& request, MonoTime now, const ExecuteF
                 keep_alive, post ? "Allow: POST\r\n" : "Allow: GET\r\n");
   }
   // A health check answers load balancers, which hold no password.
-  if (route != Route::kHealth && !Authorized(request)) {
+  acl::User* user = nullptr;
+  if (route != Route::kHealth && !Authorize(request, &user)) {
     return Fail(401, errors::kHttpAuthRequired, keep_alive,
-                "WWW-Authenticate: Bearer realm=\"lockd\"\r\n");
+                "WWW-Authenticate: Bearer realm=\"lockd\"\r\n"
+                "WWW-Authenticate: Basic realm=\"lockd\"\r\n");
   }
   session_->authenticated = true;
+  session_->user = user;
 
   Pending p;
   p.keep_alive = keep_alive;
@@ -383,7 +441,7 @@ int64_t HttpExchange::ExpiresAtUnixMs(const Pending& p, MonoTime now) {
   const Clock& clock = commands_->clock();
   int64_t offset_us = clock.WallNow().us - clock.Now().us;
   std::optional<LeaseView> lease = commands_->engine().Find(p.key, now);
-  if (!lease || lease->holder != p.holder || lease->token != static_cast<Token>(p.token) ||
+  if (!lease || acl::VisibleHolder(lease->holder) != p.holder || lease->token != static_cast<Token>(p.token) ||
       !lease->deadline) {
     return (now.us + offset_us) / 1000;
   }

@@ -83,7 +83,11 @@ class HttpExchange {
                std::string_view extra_headers = {});
   void Fail(int status, std::string_view message, bool keep_alive,
             std::string_view extra_headers = {});
-  bool Authorized(const Request& request) const;
+  // The ACL user a request runs as (null: the default user): Basic
+  // credentials name any user, a Bearer token is the default user's
+  // password, and with neither the default user when it needs none. False:
+  // the request is refused with 401.
+  bool Authorize(const Request& request, acl::User** user);
 
   Commands* commands_;
   Session* session_;

@@ -77,6 +77,11 @@ Server::~Server() {
 }
 
 int Server::Run() {
+  // Users from `user` lines and the aclfile: a bad one stops the start.
+  if (!commands_->acl_status().ok()) {
+    LogLines(LogLevel::kWarning, commands_->acl_status().message());
+    return 1;
+  }
   RaiseOpenFileLimit();
   Status listening = Listen();
   if (!listening.ok()) {
@@ -395,7 +400,7 @@ void Server::Accept(uv_stream_t* listener) {
   MonoTime now = clock_.Now();
   Session& s = c->session;
   s.created = s.last_interaction = now;
-  s.authenticated = config_.requirepass.empty();
+  s.authenticated = commands_->DefaultUserOpen();
   s.unix_socket = is_unix;
   uv_os_fd_t fd;
   if (uv_fileno(c->as_handle(), &fd) == 0) s.fd = fd;
@@ -541,7 +546,7 @@ void Server::ProcessInput(Connection* c) {
     }
     std::string_view pending = c->input.Pending();
     if (pending.empty()) break;
-    limits.authenticated = s.authenticated;
+    limits.authenticated = !commands_->AuthRequired(s);
     ParseStatus status = c->parser.Parse(pending, limits, &c->args);
     if (status == ParseStatus::kNeedMore) {
       // A large argument is read straight into room for all of it, made

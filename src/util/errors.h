@@ -230,4 +230,53 @@ inline constexpr const char* kUnrecognizedReplconfFormat = "ERR Unrecognized REP
 inline constexpr const char* kInvalidMasterPort = "ERR Invalid master port";
 inline constexpr const char* kReplicaOfFromReplica = "ERR Command is not valid when client is a replica.";
 
+// ---- ACL (src/acl/, cmd/acl_commands.cc), in Redis 7.0's words.
+inline constexpr const char* kNoPermCommandFormat =
+    "NOPERM this user has no permissions to run the '{}' command";
+inline constexpr const char* kNoPermKey =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+inline constexpr const char* kNoPermChannel =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+// EXEC of a queued command the rules no longer allow; formatted with a reason.
+inline constexpr const char* kNoPermExecFormat =
+    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "
+    "call. This command is no longer allowed for the following reason: {}";
+inline constexpr const char* kNoPermExecCommandReason =
+    "no permission to execute the command or subcommand";
+inline constexpr const char* kNoPermExecKeyReason = "no permission to touch the specified keys";
+inline constexpr const char* kNoPermExecChannelReason =
+    "no permission to access one of the channels used as arguments";
+// redis.call refused by the caller's rules (the script error adds where).
+inline constexpr const char* kScriptNoPermCommand =
+    "ERR The user executing the script can't run this command or subcommand";
+inline constexpr const char* kScriptNoPermKey =
+    "ERR The user executing the script can't access at least one of the keys mentioned in the "
+    "command arguments";
+inline constexpr const char* kScriptNoPermChannel =
+    "ERR The user executing the script can't publish to the channel mentioned in the command";
+// lockd's own: lock-bind-holder-to-user refused a renew, release, overwrite
+// or delete of a lock another user holds (whatever holder and token were sent).
+inline constexpr const char* kNoPermHolderBound =
+    "NOPERM this lock is held by another user: only the user that acquired it may renew, "
+    "release, overwrite or delete it";
+inline constexpr const char* kAclUsernameSpaces =
+    "ERR Usernames can't contain spaces or null characters";
+inline constexpr const char* kAclUnmatchedParenFormat =
+    "ERR Unmatched parenthesis in acl selector starting at '{}'.";
+inline constexpr const char* kAclDefaultUndeletable = "ERR The 'default' user cannot be removed";
+inline constexpr const char* kAclNoAclFile =
+    "ERR This Redis instance is not configured to use an ACL file. You may want to specify users "
+    "via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis "
+    "configuration file set) in order to store users in the Redis configuration.";
+inline constexpr const char* kAclSaveFailed =
+    "ERR There was an error trying to save the ACLs. Please check the server logs for more "
+    "information";
+inline constexpr const char* kAclUnknownCategoryFormat = "ERR Unknown category '{:.128}'";
+inline constexpr const char* kAclGenpassBits =
+    "ERR ACL GENPASS argument must be the number of bits for the output password, a positive "
+    "number up to 4096";
+inline constexpr const char* kAclDryrunNoUserFormat = "ERR User '{}' not found";
+inline constexpr const char* kAclDryrunNoCommandFormat = "ERR Command '{}' not found";
+inline constexpr const char* kAclNoSuchUserFormat = "ERR Can not find user '{}' in ACL";
+
 }  // namespace lockd::errors

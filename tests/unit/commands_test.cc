@@ -75,6 +75,9 @@ TEST_CASE("dispatcher: unknown command, arity and subcommands use Redis's texts"
 TEST_CASE("dispatcher: requirepass gates every command but AUTH, HELLO, QUIT, RESET") {
   Fixture f;
   f.config.requirepass = "pw";
+  // requirepass is the default user's password once applied, as CONFIG SET
+  // applies it.
+  f.commands.ConfigChanged();
   Session s{7};
   CHECK(f.Run(s, {"lock.fence", "k"}) == "-NOAUTH Authentication required.\r\n");
   CHECK(f.Run(s, {"auth", "bad"}) ==

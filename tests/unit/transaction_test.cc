@@ -126,6 +126,7 @@ TEST_CASE("transaction: a refusal while queuing makes EXEC reply EXECABORT") {
         "arguments for 'exec' command\r\n-ERR EXEC without MULTI\r\n");
   // Authentication is checked while queuing, too.
   f.config.requirepass = "pw";
+  f.commands.ConfigChanged();  // as CONFIG SET applies it to the default user
   Session s{9};
   CHECK(f.RunAll(s, {{"MULTI"}, {"AUTH", "pw"}, {"MULTI"}, {"PING"}, {"EXEC"}}) ==
         "-NOAUTH Authentication required.\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n");
