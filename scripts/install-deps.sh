@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lockd needs to build, test and benchmark, and
 # does nothing when they are all present. Debian's redis-server package starts
-# a service on 6379 (lockd's default port) where systemd runs; it is stopped
-# and disabled here, since the benchmark starts its own instance on a free port;
+# a service on 6379 (lockd's default port) where systemd runs, and
+# redis-sentinel one on 26379; they are stopped and disabled here, since the
+# benchmark and the tests start their own instances on free ports;
 # so is the prometheus service, which only lends its promtool to the tests.
 set -euo pipefail
 
@@ -11,9 +12,10 @@ set -euo pipefail
 # parse the HTTP/JSON listener's input; prometheus (promtool) checks /metrics
 # in the tests; wrk drives the HTTP benchmark; curl is the HTTP tests' client.
 # OpenSSL's headers build the TLS listeners, and its command line makes the
-# TLS tests' certificates.
+# TLS tests' certificates. redis-sentinel drives the failover tests, as it
+# would drive lockd in production.
 packages=(g++ make libuv1-dev libfmt-dev doctest-dev libhiredis-dev liblua5.1-0-dev
-          lua-cjson-dev lua-bitop-dev redis-tools redis-server python3 python3-redis tmux
+          lua-cjson-dev lua-bitop-dev redis-tools redis-server redis-sentinel python3 python3-redis tmux
           clang libclang-rt-14-dev libhttp-parser-dev libsimdjson-dev prometheus wrk curl
           libssl-dev openssl)
 
@@ -51,6 +53,7 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
+  $sudo systemctl disable --now redis-sentinel >/dev/null 2>&1 || true
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 echo "install-deps: done"
