@@ -5,7 +5,10 @@
 #     redis-server's, byte for byte (tests/clients/scripts_parity.py);
 #   - redis-py's Lock end to end (tests/clients/redis_py_lock_test.py);
 #   - node-redlock v4 and v5 on ioredis, one server and a three-server quorum
-#     (tests/clients/node/redlock_test.js, its packages installed by npm ci).
+#     (tests/clients/node/redlock_test.js, its packages installed by npm ci);
+#   - ioredis over TLS with a CA-signed client certificate, and the refusals
+#     of a client without one and of a server from another CA
+#     (tests/clients/node/tls_test.js; certificates made here with openssl).
 # Every server is started here on a free port of 127.0.0.1 (lockd with --dir
 # in a temporary directory) and stopped on exit.
 #
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --against) against=${2:-}; shift 2 ;;
     --against=*) against=${1#*=}; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "client-tests: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,20 +68,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start KIND NAME: starts lockd or redis-server on a free port, waits (10 s at
-# most) for PONG and sets $started_port; fails if it did not come up. It runs
-# in this shell, never in $(...), so that the cleanup knows every pid.
+# start KIND NAME [ARG...]: starts lockd or redis-server on a free port (with
+# the extra directives ARG...), waits (10 s at most) for PONG and sets
+# $started_port; fails if it did not come up. It runs in this shell, never in
+# $(...), so that the cleanup knows every pid.
 started_port=""
 start() {
   local kind=$1 name=$2 port dir="$tmp/$2"
+  shift 2
   mkdir -p "$dir"
   port=$(free_port)
   if [ "$kind" = lockd ]; then
-    "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" --logfile "$dir/server.log" \
+    "$server" --port "$port" --bind 127.0.0.1 --dir "$dir" --logfile "$dir/server.log" "$@" \
       >"$dir/stdout" 2>&1 &
   else
     "$redis_server" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-      --dir "$dir" --logfile "$dir/server.log" >"$dir/stdout" 2>&1 &
+      --dir "$dir" --logfile "$dir/server.log" "$@" >"$dir/stdout" 2>&1 &
   fi
   local pid=$!
   pids+=("$pid")
@@ -153,6 +158,35 @@ if ! why=$(tests/clients/node/install.sh 2>&1); then
 else
   suite "node-redlock v4/v5 ($against)" node tests/clients/node/redlock_test.js \
     --single "${judged[0]}" --triple "$(IFS=,; echo "${judged[*]}")"
+
+  # ioredis over TLS: a CA, a server certificate for localhost and 127.0.0.1,
+  # a client certificate, and a second CA that signed neither.
+  certs=$tmp/certs
+  mkdir -p "$certs"
+  if ! why=$(cd "$certs" && {
+      k="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+      openssl req -x509 $k -keyout ca.key -out ca.crt -days 30 -subj /CN=lockd-test-ca &&
+      openssl req -x509 $k -keyout other-ca.key -out other-ca.crt -days 30 -subj /CN=other-ca &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' >san.ext &&
+      openssl req $k -keyout server.key -out server.csr -subj /CN=localhost &&
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+        -days 30 -extfile san.ext &&
+      openssl req $k -keyout client.key -out client.csr -subj /CN=client &&
+      openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt \
+        -days 30; } 2>&1); then
+    echo "== ioredis over TLS ($against)"
+    not_ok "openssl makes the test certificates" "$(tail -3 <<<"$why" | tr '\n' ' ')"
+  else
+    tls_port=$(free_port)
+    if ! start "$against" "$against-tls" --tls-port "$tls_port" --tls-cert-file "$certs/server.crt" \
+        --tls-key-file "$certs/server.key" --tls-ca-cert-file "$certs/ca.crt"; then
+      echo "== ioredis over TLS ($against)"
+      not_ok "$against starts with a tls-port"
+    else
+      suite "ioredis over TLS ($against)" node tests/clients/node/tls_test.js \
+        --port "$tls_port" --certs "$certs"
+    fi
+  fi
 fi
 
 echo "# client suites: $failures failed"
