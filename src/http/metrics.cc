@@ -39,6 +39,25 @@ class Exposition {
     Family(name, type, help);
     Sample(name, value);
   }
+  // One histogram's samples: a cumulative `_bucket` per bound (microseconds,
+  // written in seconds), `+Inf`, `_sum` and `_count`. `at_most(i)` counts the
+  // observations at or under bounds_micros[i]; `labels` (may be empty) comes
+  // before `le` on every sample.
+  template <typename Bound, size_t N, typename AtMost>
+  void Histogram(std::string_view family, std::string_view labels,
+                 const Bound (&bounds_micros)[N], AtMost&& at_most, uint64_t count,
+                 double sum_seconds) {
+    const std::string bucket = fmt::format("{}_bucket", family);
+    const std::string sep = labels.empty() ? "" : ",";
+    for (size_t i = 0; i < N; ++i) {
+      Sample(bucket, at_most(i),
+             fmt::format("{}{}le=\"{}\"", labels, sep,
+                         static_cast<double>(bounds_micros[i]) / 1e6));
+    }
+    Sample(bucket, count, fmt::format("{}{}le=\"+Inf\"", labels, sep));
+    Sample(fmt::format("{}_sum", family), sum_seconds, labels);
+    Sample(fmt::format("{}_count", family), count, labels);
+  }
 
  private:
   std::string* out_;
@@ -100,45 +119,33 @@ std::string RenderMetrics(Commands& commands, MonoTime now) {
         "Restart lock-delay left: no key is granted before it ends.",
         static_cast<double>(log.restart_delay_ms(now)) / 1000.0);
 
-  // Commands, by name.
-  e.Family("lockd_command_calls_total", "counter", "Calls of each command.");
-  ForEachSpec([&](const CommandSpec& spec) {
-    const CallStats& c = commands.call_stats(spec);
-    if (c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0) return;
-    e.Sample("lockd_command_calls_total", c.calls, fmt::format("cmd=\"{}\"", spec.full_name));
-  });
-  e.Family("lockd_command_rejected_calls_total", "counter",
-           "Calls refused before they ran (arity, auth, loading, ...).");
-  ForEachSpec([&](const CommandSpec& spec) {
-    const CallStats& c = commands.call_stats(spec);
-    if (c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0) return;
-    e.Sample("lockd_command_rejected_calls_total", c.rejected_calls,
-             fmt::format("cmd=\"{}\"", spec.full_name));
-  });
-  e.Family("lockd_command_failed_calls_total", "counter", "Calls that replied an error.");
-  ForEachSpec([&](const CommandSpec& spec) {
-    const CallStats& c = commands.call_stats(spec);
-    if (c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0) return;
-    e.Sample("lockd_command_failed_calls_total", c.failed_calls,
-             fmt::format("cmd=\"{}\"", spec.full_name));
-  });
+  // Commands, by name: one counter family per CallStats field, over the
+  // commands that were ever called.
+  auto per_command = [&](std::string_view family, std::string_view help,
+                         uint64_t CallStats::*field) {
+    e.Family(family, "counter", help);
+    ForEachSpec([&](const CommandSpec& spec) {
+      const CallStats& c = commands.call_stats(spec);
+      if (c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0) return;
+      e.Sample(family, c.*field, fmt::format("cmd=\"{}\"", spec.full_name));
+    });
+  };
+  per_command("lockd_command_calls_total", "Calls of each command.", &CallStats::calls);
+  per_command("lockd_command_rejected_calls_total",
+              "Calls refused before they ran (arity, auth, loading, ...).",
+              &CallStats::rejected_calls);
+  per_command("lockd_command_failed_calls_total", "Calls that replied an error.",
+              &CallStats::failed_calls);
   e.Family("lockd_command_duration_seconds", "histogram",
            "Time each command took to run (bucket bounds within 6%).");
   ForEachSpec([&](const CommandSpec& spec) {
     const CallStats& c = commands.call_stats(spec);
     const LatencyHistogram* h = c.latency.get();
     if (h == nullptr || h->count() == 0) return;
-    for (uint64_t bound : kCommandBoundsMicros) {
-      e.Sample("lockd_command_duration_seconds_bucket", h->CountAtMost(bound),
-               fmt::format("cmd=\"{}\",le=\"{}\"", spec.full_name,
-                           static_cast<double>(bound) / 1e6));
-    }
-    e.Sample("lockd_command_duration_seconds_bucket", h->count(),
-             fmt::format("cmd=\"{}\",le=\"+Inf\"", spec.full_name));
-    e.Sample("lockd_command_duration_seconds_sum", static_cast<double>(c.micros) / 1e6,
-             fmt::format("cmd=\"{}\"", spec.full_name));
-    e.Sample("lockd_command_duration_seconds_count", h->count(),
-             fmt::format("cmd=\"{}\"", spec.full_name));
+    e.Histogram(
+        "lockd_command_duration_seconds", fmt::format("cmd=\"{}\"", spec.full_name),
+        kCommandBoundsMicros, [&](size_t i) { return h->CountAtMost(kCommandBoundsMicros[i]); },
+        h->count(), static_cast<double>(c.micros) / 1e6);
   });
   const CommandStats& cs = commands.stats();
   e.One("lockd_commands_processed_total", "counter", "Commands run.", cs.commands_processed);
@@ -173,13 +180,9 @@ std::string RenderMetrics(Commands& commands, MonoTime now) {
         log.rewriting() ? 1 : 0);
   aof::SyncLatency::Snapshot sync = log.sync_latency().Read();
   e.Family("lockd_log_fsync_duration_seconds", "histogram", "Time each fdatasync of the log took.");
-  for (size_t i = 0; i < aof::SyncLatency::kBuckets; ++i) {
-    e.Sample("lockd_log_fsync_duration_seconds_bucket", sync.at_most[i],
-             fmt::format("le=\"{}\"", static_cast<double>(aof::SyncLatency::kBoundsMicros[i]) / 1e6));
-  }
-  e.Sample("lockd_log_fsync_duration_seconds_bucket", sync.count, "le=\"+Inf\"");
-  e.Sample("lockd_log_fsync_duration_seconds_sum", static_cast<double>(sync.sum_micros) / 1e6);
-  e.Sample("lockd_log_fsync_duration_seconds_count", sync.count);
+  e.Histogram("lockd_log_fsync_duration_seconds", "", aof::SyncLatency::kBoundsMicros,
+              [&](size_t i) { return sync.at_most[i]; }, sync.count,
+              static_cast<double>(sync.sum_micros) / 1e6);
   return text;
 }
 

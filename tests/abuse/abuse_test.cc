@@ -47,14 +47,9 @@ namespace {
 
 constexpr int64_t kMiB = 1024 * 1024;
 
-// Sanitized servers carry shadow memory and quarantines, and run several
-// times slower: memory bounds get this much slack on top, timeouts a factor.
-bool SanitizedServer() {
-  std::string bin = ServerBinary();
-  return bin.find("sanitize") != std::string::npos || bin.find("tsan") != std::string::npos;
-}
-int64_t RssSlack() { return SanitizedServer() ? 512 * kMiB : 0; }
-int SlowFactor() { return SanitizedServer() ? 4 : 1; }
+// Sanitized servers run several times slower: timeouts get a factor (memory
+// bounds get the harness's SanitizerRssSlack()).
+int SlowFactor() { return ServerIsSanitized() ? 4 : 1; }
 
 int64_t EnvCount(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
@@ -350,7 +345,7 @@ TEST_CASE("abuse: 5,000 connections at once are all served") {
       20000 * SlowFactor(), 50));
   probe.Report("5,000 connections");
   // Each connection may cost its buffers while open, tens of KB, not more.
-  CHECK(probe.peak_rss() < probe.rss_base() + kConns * 48 * 1024 + 64 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + kConns * 48 * 1024 + 64 * kMiB + SanitizerRssSlack());
   as.CheckWitness("after 5,000 connections");
   CHECK(as.RestartFromLog() == kConns + 1);
 }
@@ -385,7 +380,7 @@ TEST_CASE("abuse: slowloris clients, one byte per 100 ms, are served when comple
     CHECK_MESSAGE(r.rfind(":", 0) == 0, "slow client ", i, ": ", r);
   }
   probe.Report("slowloris");
-  CHECK(probe.peak_rss() < probe.rss_base() + 32 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + 32 * kMiB + SanitizerRssSlack());
   as.CheckWitness("after slowloris");
   CHECK(as.RestartFromLog() == kSlow + 1);
 }
@@ -436,7 +431,7 @@ TEST_CASE("abuse: a 1,000,000-command pipeline is answered whole and in order") 
   probe.Report("1,000,000-command pipeline");
   // The server reads the pipeline in slices as replies drain: its memory
   // does not grow with the pipeline's length (34 MB in, 11 MB out).
-  CHECK(probe.peak_rss() < probe.rss_base() + 96 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + 96 * kMiB + SanitizerRssSlack());
   as.CheckWitness("after the pipeline");
   CHECK(as.RestartFromLog() == 1);
 }
@@ -497,7 +492,8 @@ TEST_CASE("abuse: clients that never read cost bounded memory") {
   }
   probe.Report("clients that never read");
   // Each hog may hold up to its output limit plus its query buffer limit.
-  CHECK(probe.peak_rss() < probe.rss_base() + kHogs * (8 + 16) * kMiB + 64 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() <
+        probe.rss_base() + kHogs * (8 + 16) * kMiB + 64 * kMiB + SanitizerRssSlack());
   hogs.clear();
   as.CheckWitness("after clients that never read");
   CHECK(as.RestartFromLog() == 2);
@@ -557,7 +553,7 @@ TEST_CASE("abuse: a blocked client that streams input waits, then runs it or is 
   CHECK_MESSAGE(closed, "a blocked client streamed ", streamed / kMiB, " MB and is still open");
   CHECK(WaitFor([&] { return WaitersOf(*holder, "hot") == 0; }, 5000));
   probe.Report("a blocked client streaming input");
-  CHECK(probe.peak_rss() < probe.rss_base() + 64 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + 64 * kMiB + SanitizerRssSlack());
   // The key still works normally: its holder (the first waiter) releases it
   // and a plain acquire gets it.
   int64_t token = std::stoll(grant.substr(1));
@@ -586,8 +582,8 @@ TEST_CASE("abuse: a 512 MB argument is read while others are served, and its roo
   MESSAGE("512 MB argument sent and answered in ", ElapsedMs(start), " ms");
   probe.Report("a 512 MB argument");
   // The argument is held once (not copied), and freed when the command is done.
-  CHECK(probe.peak_rss() < probe.rss_base() + kBig + 128 * kMiB + RssSlack());
-  CHECK(WaitFor([&] { return srv.RssBytes() < probe.rss_base() + 64 * kMiB + RssSlack(); },
+  CHECK(probe.peak_rss() < probe.rss_base() + kBig + 128 * kMiB + SanitizerRssSlack());
+  CHECK(WaitFor([&] { return srv.RssBytes() < probe.rss_base() + 64 * kMiB + SanitizerRssSlack(); },
                 10000));
   as.CheckWitness("after a 512 MB argument");
   CHECK(as.RestartFromLog() == 1);
@@ -638,7 +634,7 @@ TEST_CASE("abuse: 2,000 waiters leave in a disconnect storm; the key is then gra
   CHECK(lock_info->holder == "stayer");
   CHECK(lock_info->waiters == 0);
   probe.Report("2,000 waiters and a disconnect storm");
-  CHECK(probe.peak_rss() < probe.rss_base() + 128 * kMiB + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + 128 * kMiB + SanitizerRssSlack());
   as.CheckWitness("after the disconnect storm");
   CHECK(as.RestartFromLog() == 2);
 }
@@ -725,7 +721,8 @@ TEST_CASE("abuse: random garbage over many connections leaves the server whole")
   CHECK(received - received0 >= kConns);
   probe.Report("garbage connections");
   // Nothing per connection outlives it.
-  CHECK(WaitFor([&] { return srv.RssBytes() < probe.rss_base() + 32 * kMiB + RssSlack(); }, 5000));
+  CHECK(WaitFor(
+      [&] { return srv.RssBytes() < probe.rss_base() + 32 * kMiB + SanitizerRssSlack(); }, 5000));
   as.CheckWitness("after garbage");
   CHECK(as.RestartFromLog() == 1);
 }
@@ -806,7 +803,7 @@ TEST_CASE("abuse: a million leases expiring at once") {
   CHECK(expiries() - expired0 >= loaded);
   probe.Report("a million leases expiring at once");
   // The leases' memory: well under 1 KB each.
-  CHECK(probe.peak_rss() < probe.rss_base() + kLeases * 1024 + RssSlack());
+  CHECK(probe.peak_rss() < probe.rss_base() + kLeases * 1024 + SanitizerRssSlack());
   as.CheckWitness("after the mass expiry");
   CHECK(as.RestartFromLog() == 1);
 }

@@ -156,6 +156,13 @@ std::string ServerBinary() {
   return env != nullptr && *env != '\0' ? env : "build/lockd-server";
 }
 
+bool ServerIsSanitized() {
+  const std::string bin = ServerBinary();
+  return bin.find("sanitize") != std::string::npos || bin.find("tsan") != std::string::npos;
+}
+
+int64_t SanitizerRssSlack() { return ServerIsSanitized() ? int64_t{512} * 1024 * 1024 : 0; }
+
 // ---- Reply ----
 
 std::string ElementString(const redisReply* r) {

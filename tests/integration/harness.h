@@ -39,6 +39,14 @@ int FreePort();
 // The server binary, relative to the repository root.
 std::string ServerBinary();
 
+// Whether that binary is a sanitized build (ASan or TSan): it carries shadow
+// memory and a quarantine of freed blocks (ASan keeps up to 256 MB), and runs
+// several times slower.
+bool ServerIsSanitized();
+// Slack for memory bounds on top of what a plain server may use: 512 MiB for
+// a sanitized server, 0 otherwise.
+int64_t SanitizerRssSlack();
+
 // ---- Replies ----
 
 // An owned hiredis reply. Null when the connection failed (see Client::error).

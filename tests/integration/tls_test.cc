@@ -28,15 +28,6 @@ using namespace lockd_test;
 
 namespace {
 
-// A sanitized server holds freed memory in its quarantine (ASan keeps up to
-// 256 MB by default), so handshake churn raises its RSS by that much without
-// any leak: memory bounds get this much slack for it.
-int64_t SanitizerRssSlack() {
-  const std::string bin = ServerBinary();
-  const bool sanitized = bin.find("sanitize") != std::string::npos || bin.find("tsan") != std::string::npos;
-  return sanitized ? int64_t{512} * 1024 * 1024 : 0;
-}
-
 // The certificates, made once per test run in a temporary directory.
 struct Certs {
   std::string dir;
