@@ -190,5 +190,25 @@ TEST_CASE("sentinel wire: the failover block promotes a replica and demotes the 
         std::string::npos);
 }
 
+TEST_CASE("sentinel wire: under lock-replica-ack always the promotion's reply does not wait for replicas") {
+  // The promoted node has no replica yet: Sentinel reconfigures the others
+  // only after this reply and an INFO that says role:master, both on this
+  // link. Its reservation is no change a reply reveals.
+  WirePair pair({"--min-replicas-to-write", "1", "--lock-replica-ack", "always"});
+  auto holder = pair.primary->Connect();
+  REQUIRE(holder->Cmd({"LOCK.ACQUIRE", "k", "h", "60000"}).is_int());
+  auto sentinel = pair.replica->ConnectRaw();
+  REQUIRE(sentinel->ok());
+  REQUIRE(sentinel->Send(FailoverBlock({"NO", "ONE"})));
+  std::string exec = ReadBlockReplies(*sentinel);
+  CHECK_MESSAGE(exec.rfind("*4\r\n+OK\r\n", 0) == 0, "EXEC reply: '" << exec << "'");
+  CHECK(sentinel->Command({"PING"}) == "+PONG\r\n");
+  std::string info = sentinel->Command({"INFO", "replication"});
+  CHECK(info.find("role:master") != std::string::npos);
+  // Writes still need the replica that is not there.
+  CHECK(sentinel->Command({"LOCK.ACQUIRE", "other", "h2", "1000"}) ==
+        "-NOREPLICAS Not enough good replicas to write.\r\n");
+}
+
 }  // namespace
 }  // namespace lockd_test
