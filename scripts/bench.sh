@@ -32,10 +32,12 @@
 #                           connections, and leases expiring at once
 #   BENCH_HTTP_SECONDS=5  BENCH_HTTP_CLIENTS=16   the HTTP section's wrk run length (RESP
 #                           runs 10000 requests per second of it) and connections on each side
-#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers
+#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover
 #                           a subset
 #                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
-#                           commands Redis lock clients send, SET NX PX and EVALSHA, to both)
+#                           commands Redis lock clients send, SET NX PX and EVALSHA, to both;
+#                           failover: SIGKILL of a primary under redis-sentinel, see the end)
+#   BENCH_FAILOVER_ROUNDS=3 rounds of the failover section (1 with BENCH_QUICK)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
@@ -89,7 +91,7 @@ ST_GARBAGE=${BENCH_STALL_GARBAGE:-$d_st_garbage}
 ST_EXPIRE=${BENCH_STALL_EXPIRE:-$d_st_expire}
 HTTP_SECONDS=${BENCH_HTTP_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
 HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-16}
-ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers}
+ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -109,8 +111,8 @@ for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL L
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
 for s in ${ONLY//,/ }; do
-  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers, == *",$s,"* ]] ||
-    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers)"
+  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -1104,3 +1106,23 @@ if section rps; then
 fi
 echo "(total $(($(date +%s) - T0)) s; $N_STARTS server starts; client: redis-benchmark, 1 thread, $CLIENTS connections;" \
      "load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# ---------------------------------------------------------------------------
+# failover: a lockd primary SIGKILLed under three redis-sentinels (quorum 2,
+# down-after-milliseconds 1000), BENCH_FAILOVER_ROUNDS rounds (medians): kill
+# -> promotion, kill -> first grant through Sentinel, and the restart
+# lock-delay the promotion adds to a key held at the kill
+# (scripts/failover_bench.py). lockd only: Redis has no lock-delay to compare.
+if section failover; then
+  echo
+  echo "== failover (lockd under redis-sentinel)"
+  if [ "$SELFTEST" = 1 ]; then
+    echo "(failover skipped: BENCH_SELFTEST has no lockd)"
+  elif ! command -v redis-sentinel >/dev/null; then
+    echo "(failover skipped: redis-sentinel not found; scripts/install-deps.sh installs it)"
+  else
+    LOCKD_SERVER="$LOCKD_SERVER" "$PY" "$ROOT/scripts/failover_bench.py" \
+      "${BENCH_FAILOVER_ROUNDS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}" ||
+      echo "(failover: the benchmark failed)"
+  fi
+fi

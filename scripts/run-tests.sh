@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one line: "N passed, N failed".
 # Counts are doctest test cases, plus one per check of the redis-cli session,
 # of the HTTP/JSON suite (scripts/http-tests.py), of the TLS suite
-# (scripts/tls-tests.py)
+# (scripts/tls-tests.py), of the failover suite under redis-sentinel
+# (scripts/sentinel-tests.py)
 # and one per check of the client-library suites (LOCKD_CLIENT_TESTS=0 leaves
 # them out), and one per fuzz target's short pass (LOCKD_FUZZ_TESTS=0 leaves
 # those out).
@@ -113,6 +114,22 @@ passed=$((passed + p))
 failed=$((failed + f))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
   echo "TLS suite: exit code $rc with no failed check; counted as one failure"
+  failed=$((failed + 1))
+fi
+
+# Failover driven by redis-sentinel, judged by a history checker.
+echo "== Sentinel failover"
+out=$(python3 scripts/sentinel-tests.py 2>&1)
+rc=$?
+echo "$out" >"$log_dir/sentinel.log"
+grep -E '^(not ok|#)' <<<"$out" | head -60
+echo "(every check of the Sentinel suite: $log_dir/sentinel.log)"
+p=$(grep -c '^ok ' <<<"$out")
+f=$(grep -c '^not ok ' <<<"$out")
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+  echo "Sentinel suite: exit code $rc with no failed check; counted as one failure"
   failed=$((failed + 1))
 fi
 

@@ -270,6 +270,7 @@ Status Durability::FinishLoad() {
 
 void Durability::OnChange(const Change& c) {
   if (!config_->appendonly && tap_ == nullptr) return;
+  changed_leases_ = true;
   if (c.kind != ChangeKind::kFree) {
     changed_any_ = true;
     changed_token_ = std::max<uint64_t>(changed_token_, c.token);
@@ -373,7 +374,8 @@ void Durability::FeedTap(bool reserved, uint64_t tokens, int64_t horizon_ms) {
     CommitFacts facts{.reserved = reserved,
                       .reserved_tokens = tokens,
                       .reserved_horizon_ms = horizon_ms,
-                      .no_deadline_change = sync_due_};
+                      .no_deadline_change = sync_due_,
+                      .changed_leases = changed_leases_};
     // What the iteration's replies may show: the leases it changed and
     // those its commands looked up.
     Engine::Views views = engine_ != nullptr ? engine_->TakeViews() : Engine::Views{};
@@ -386,6 +388,7 @@ void Durability::FeedTap(bool reserved, uint64_t tokens, int64_t horizon_ms) {
     tap_->OnRecords(std::string_view(out).substr(tapped_), facts);
   }
   changed_any_ = false;
+  changed_leases_ = false;
   changed_token_ = 0;
   changed_deadline_ms_ = 0;
   tapped_ = out.size();

@@ -47,6 +47,10 @@ struct CommitFacts {
   int64_t reserved_horizon_ms = 0;
   // They grant or extend a lease without a deadline, which no horizon covers.
   bool no_deadline_change = false;
+  // They change a lease (grant, extend or free): records beyond the
+  // reservation, which a reply may reveal (lock-replica-ack always waits for
+  // them; a promotion's reservation alone is no change anyone can see).
+  bool changed_leases = false;
   // Leases the iteration changed or looked up: whether any, the largest
   // token, the latest deadline (Unix ms), whether one had no deadline.
   bool revealed_any = false;
@@ -213,6 +217,7 @@ class Durability final : public ChangeListener {
   bool stream_reserve_due_ = false;
   // Leases the iteration changed (see CommitFacts), reset at each Commit.
   bool changed_any_ = false;
+  bool changed_leases_ = false;  // any OnChange, frees included (CommitFacts)
   uint64_t changed_token_ = 0;
   int64_t changed_deadline_ms_ = 0;
 

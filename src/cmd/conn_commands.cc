@@ -181,6 +181,30 @@ std::string DescribeClient(const Session& s, MonoTime now) {
 
 namespace {
 
+// A client's type for CLIENT KILL TYPE and CLIENT LIST TYPE, as Redis
+// classifies it: a replica's link, else a client with any subscription
+// ("pubsub"), else "normal" (MONITOR clients included). lockd's link to its
+// own primary is not a session, so no session is ever "master". Sentinel
+// relies on this: its failover transaction sends CLIENT KILL TYPE normal and
+// then TYPE pubsub, so that every client, subscribers included, reconnects
+// and asks it for the new primary.
+enum class ClientType { kNormal, kReplica, kPubsub, kMaster };
+
+std::optional<ClientType> ParseClientType(std::string_view name) {
+  if (EqualsIgnoreCase(name, "normal")) return ClientType::kNormal;
+  if (EqualsIgnoreCase(name, "replica") || EqualsIgnoreCase(name, "slave")) {
+    return ClientType::kReplica;
+  }
+  if (EqualsIgnoreCase(name, "pubsub")) return ClientType::kPubsub;
+  if (EqualsIgnoreCase(name, "master")) return ClientType::kMaster;
+  return std::nullopt;
+}
+
+ClientType TypeOf(const Session& s) {
+  if (s.replica) return ClientType::kReplica;
+  if (s.subscribed()) return ClientType::kPubsub;
+  return ClientType::kNormal;
+}
 
 void CmdClientId(CommandContext& ctx) { ctx.reply().Integer(static_cast<int64_t>(ctx.session.id)); }
 
@@ -217,14 +241,10 @@ void CmdClientList(CommandContext& ctx) {
   // Redis 7.0's forms: no option, TYPE <type>, or ID <id> [<id> ...].
   std::vector<uint64_t> ids;
   bool by_id = false;
+  std::optional<ClientType> type;
   if (ctx.argc() == 4 && EqualsIgnoreCase(ctx.argv[2], "type")) {
-    std::string_view type = ctx.argv[3];
-    if (EqualsIgnoreCase(type, "master") || EqualsIgnoreCase(type, "replica") ||
-        EqualsIgnoreCase(type, "slave") || EqualsIgnoreCase(type, "pubsub")) {
-      by_id = true;  // lockd has no clients of those types: list nothing
-    } else if (!EqualsIgnoreCase(type, "normal")) {
-      return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), type));
-    }
+    type = ParseClientType(ctx.argv[3]);
+    if (!type) return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), ctx.argv[3]));
   } else if (ctx.argc() > 3 && EqualsIgnoreCase(ctx.argv[2], "id")) {
     by_id = true;
     for (size_t i = 3; i < ctx.argc(); ++i) {
@@ -239,6 +259,7 @@ void CmdClientList(CommandContext& ctx) {
   std::string out;
   ctx.server().ForEachSession([&](Session& s) {
     if (by_id && std::find(ids.begin(), ids.end(), s.id) == ids.end()) return;
+    if (type && TypeOf(s) != *type) return;
     out += DescribeClient(s, ctx.now);
     out += '\n';
   });
@@ -265,8 +286,7 @@ void CmdClientKill(CommandContext& ctx) {
   std::optional<uint64_t> id;
   std::optional<std::string_view> addr, laddr;
   bool skipme = true;
-  bool type_none = false;
-  std::optional<bool> replica;  // TYPE replica|slave (true) or normal (false)
+  std::optional<ClientType> type;
   const acl::User* user = nullptr;  // USER name
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     std::string_view opt = ctx.argv[i], value = ctx.argv[i + 1];
@@ -293,27 +313,15 @@ void CmdClientKill(CommandContext& ctx) {
         return ctx.Error(errors::kSyntax);
       }
     } else if (EqualsIgnoreCase(opt, "type")) {
-      if (EqualsIgnoreCase(value, "normal")) {
-        replica = false;
-        continue;
-      }
-      if (EqualsIgnoreCase(value, "replica") || EqualsIgnoreCase(value, "slave")) {
-        replica = true;
-        continue;
-      }
-      if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "pubsub")) {
-        type_none = true;
-        continue;
-      }
-      return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), value));
+      type = ParseClientType(value);
+      if (!type) return ctx.Error(fmt::format(fmt::runtime(errors::kUnknownClientType), value));
     } else {
       return ctx.Error(errors::kSyntax);
     }
   }
   std::vector<Session*> victims;
   ctx.server().ForEachSession([&](Session& s) {
-    if (type_none) return;
-    if (replica && s.replica != *replica) return;
+    if (type && TypeOf(s) != *type) return;
     if (id && s.id != *id) return;
     if (addr && s.addr != *addr) return;
     if (laddr && s.laddr != *laddr) return;

@@ -73,7 +73,7 @@ void ReplicationSource::OnRecords(std::string_view records, const aof::CommitFac
   EnsureBacklog();
   if (!records.empty()) {
     Feed(records);
-    change_offset_ = offset_;
+    if (facts.changed_leases) change_offset_ = offset_;
   }
   if (facts.reserved) NoteReservation(offset_, facts.reserved_tokens, facts.reserved_horizon_ms);
   if (facts.no_deadline_change) no_deadline_offset_ = offset_;
@@ -99,8 +99,13 @@ void ReplicationSource::OnRecords(std::string_view records, const aof::CommitFac
                 (facts.revealed_no_deadline && no_deadline_offset_ > acked);
     if (config_->lock_replica_ack == ReplicaAck::kAlways) {
       // Every change, and every lease shown while a change is not
-      // acknowledged (it may be that change).
-      wait = wait || !records.empty() || (facts.revealed_any && change_offset_ > acked);
+      // acknowledged (it may be that change). A reservation alone (a
+      // promotion's) is no change: a reply can only reveal it through a
+      // token or deadline, which the test above covers. Were it one, the
+      // reply to Sentinel's promotion transaction would wait for replicas
+      // that Sentinel only reconfigures once it has that reply, and every
+      // PING behind it on Sentinel's link with it.
+      wait = wait || facts.changed_leases || (facts.revealed_any && change_offset_ > acked);
     }
     if (wait && offset_ > acked) {
       // Everything up to here covers it. One GETACK per iteration asks for

@@ -196,7 +196,7 @@ class ReplicationSource final : public aof::RecordTap {
   uint64_t acked_tokens_ = 0;
   int64_t acked_horizon_ms_ = 0;
   // The end of the latest records with a lease without a deadline, and of
-  // the latest records at all.
+  // the latest lease changes (a reservation alone is none).
   uint64_t no_deadline_offset_ = 0;
   uint64_t change_offset_ = 0;
   void NoteReservation(uint64_t offset, uint64_t tokens, int64_t horizon_ms);
