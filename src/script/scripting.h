@@ -176,7 +176,6 @@ class Scripting {
   ArrayGlobal args_{"ARGV"};
   // The entry Find or Compile found last (null after an eviction or flush).
   const std::pair<const std::string, Entry>* last_ = nullptr;
-  uint64_t runs_ = 0;
   Running* running_ = nullptr;
   std::vector<std::string_view> call_argv_;  // reused by every redis.call
 };
