@@ -15,8 +15,19 @@ namespace lockd::script {
 
 namespace {
 
-// Parses the decimal number in s[pos, eol).
+// Parses the decimal number in s[pos, eol). The command layer writes plain
+// digits with an optional '-' (every bulk length and integer reply): those
+// are read in place, since a string copy per value was a good part of a
+// short reply's conversion; anything else goes to strtoll as before.
 int64_t Number(std::string_view s, size_t pos, size_t eol) {
+  size_t i = pos;
+  const bool negative = i < eol && s[i] == '-';
+  if (negative) ++i;
+  if (i < eol && eol - i <= 18) {
+    int64_t n = 0;
+    for (; i < eol && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + (s[i] - '0');
+    if (i == eol) return negative ? -n : n;
+  }
   return std::strtoll(std::string(s.substr(pos, eol - pos)).c_str(), nullptr, 10);
 }
 

@@ -17,22 +17,31 @@ namespace lockd::script {
 
 namespace {
 
-// Redis runs an incremental GC step every this many scripts, rather than
-// letting Lua run a full cycle inside some unlucky script.
-constexpr uint64_t kGcPeriod = 50;
-
 int Panic(lua_State* L) {
   const char* message = lua_tostring(L, -1);
   Log(LogLevel::kWarning, "Lua panic: {}", message != nullptr ? message : "?");
   std::abort();
 }
 
-void PushArray(lua_State* L, const std::vector<std::string_view>& items) {
-  lua_createtable(L, static_cast<int>(items.size()), 0);
-  for (size_t i = 0; i < items.size(); ++i) {
-    lua_pushlstring(L, items[i].data(), items[i].size());
-    lua_rawseti(L, -2, static_cast<int>(i + 1));
+// Whether the table on top has no metatable and holds exactly the keys
+// 1..n, visited by next() in that order (whatever their values). Raises no
+// error: next() from nil, then from each key it gave, is always valid.
+bool HoldsOnly(lua_State* L, int n) {
+  if (lua_getmetatable(L, -1)) {
+    lua_pop(L, 1);
+    return false;
   }
+  int seen = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (seen == n || lua_type(L, -1) != LUA_TNUMBER || lua_tonumber(L, -1) != seen + 1) {
+      lua_pop(L, 1);
+      return false;
+    }
+    ++seen;
+  }
+  return seen == n;
 }
 
 // Reads "#!lua [flags=a,b]" at the top of a body: returns false with the
@@ -118,6 +127,11 @@ void* Scripting::Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
 
 void Scripting::Open() {
   heap_used_ = 0;
+  keys_.ref = 0;
+  keys_.size = 0;
+  args_.ref = 0;
+  args_.size = 0;
+  last_ = nullptr;
   lua_ = lua_newstate(Allocate, this);
   LOCKD_CHECK(lua_ != nullptr);
   lua_atpanic(lua_, Panic);
@@ -131,6 +145,7 @@ void Scripting::Close() {
   cache_.clear();
   lru_.clear();
   scripts_bytes_ = 0;
+  last_ = nullptr;
 }
 
 void Scripting::Flush() {
@@ -150,6 +165,7 @@ bool Scripting::Compile(std::string_view body, bool load, std::string* sha, std:
     } else if (!e.loaded) {
       lru_.splice(lru_.begin(), lru_, e.lru);
     }
+    last_ = &*it;
     sha->assign(name);
     return true;
   }
@@ -182,6 +198,7 @@ bool Scripting::Compile(std::string_view body, bool load, std::string* sha, std:
   scripts_bytes_ += body.size() + 40;
   cache_.emplace(std::move(key), e);
   if (lru_.size() > kEvalCacheEntries) Evict(cache_.find(lru_.back()));
+  last_ = &*cache_.find(name);
   sha->assign(name);
   return true;
 }
@@ -189,6 +206,7 @@ bool Scripting::Compile(std::string_view body, bool load, std::string* sha, std:
 void Scripting::Evict(
     std::unordered_map<std::string, Entry, NameHash, std::equal_to<>>::iterator it) {
   luaL_unref(lua_, LUA_REGISTRYINDEX, it->second.ref);
+  if (last_ == &*it) last_ = nullptr;
   scripts_bytes_ -= it->second.body_bytes + 40;
   lru_.erase(it->second.lru);
   cache_.erase(it);
@@ -212,8 +230,15 @@ bool Scripting::Find(std::string_view sha, std::string* lower) {
   auto it = cache_.find(std::string_view(name, 40));
   if (it == cache_.end()) return false;
   if (!it->second.loaded) lru_.splice(lru_.begin(), lru_, it->second.lru);
+  last_ = &*it;
   lower->assign(name, 40);
   return true;
+}
+
+const Scripting::Entry* Scripting::Lookup(std::string_view sha) const {
+  if (last_ != nullptr && last_->first == sha) return &last_->second;
+  auto it = cache_.find(sha);
+  return it != cache_.end() ? &it->second : nullptr;
 }
 
 bool Scripting::Exists(std::string_view sha) const {
@@ -227,18 +252,63 @@ bool Scripting::Exists(std::string_view sha) const {
 }
 
 bool Scripting::IsWriteScript(std::string_view sha) const {
-  auto it = cache_.find(sha);
-  return it != cache_.end() && it->second.shebang && !it->second.no_writes;
+  const Entry* e = Lookup(sha);
+  return e != nullptr && e->shebang && !e->no_writes;
 }
 
 bool Scripting::IsNoWritesScript(std::string_view sha) const {
-  auto it = cache_.find(sha);
-  return it != cache_.end() && it->second.no_writes;
+  const Entry* e = Lookup(sha);
+  return e != nullptr && e->no_writes;
+}
+
+// KEYS and ARGV. Redis builds both tables afresh for every script; lockd
+// refills the tables of the run before when that run left them as they
+// were filled: no metatable and no key but 1..size. Only a table could
+// tell, and no script can keep one past its run (the globals are read-only,
+// every library table is a read-only view, and a script's locals die with
+// it), so what a run could notice is only what an earlier run did to the
+// table; a table changed in any way but its values is replaced by a fresh
+// one. A refill never adds keys, so next() visits 1..n in order as in a
+// fresh table: more items than last time take a fresh table too.
+void Scripting::SetArray(ArrayGlobal* array, const std::vector<std::string_view>& items) {
+  lua_State* L = lua_;
+  const int n = static_cast<int>(items.size());
+  bool reuse = false;
+  if (array->ref != 0 && n <= array->size) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, array->ref);
+    reuse = HoldsOnly(L, array->size);
+    if (!reuse) lua_pop(L, 1);
+  }
+  if (!reuse) {
+    lua_createtable(L, n, 0);
+    if (array->ref == 0) {
+      lua_pushvalue(L, -1);
+      array->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, LUA_REGISTRYINDEX, array->ref);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, globals_ref_);
+    lua_pushstring(L, array->name);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  for (int i = 0; i < n; ++i) {
+    lua_pushlstring(L, items[static_cast<size_t>(i)].data(), items[static_cast<size_t>(i)].size());
+    lua_rawseti(L, -2, i + 1);
+  }
+  for (int i = n; reuse && i < array->size; ++i) {
+    lua_pushnil(L);
+    lua_rawseti(L, -2, i + 1);
+  }
+  array->size = n;
+  lua_pop(L, 1);
 }
 
 void Scripting::Run(const ScriptRun& run) {
-  auto it = cache_.find(run.sha);
-  LOCKD_CHECK(it != cache_.end());
+  const Entry* entry = Lookup(run.sha);
+  LOCKD_CHECK(entry != nullptr);
   lua_State* L = lua_;
   Running running;
   running.run = &run;
@@ -250,15 +320,9 @@ void Scripting::Run(const ScriptRun& run) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, proxy_ref_);
   lua_replace(L, LUA_GLOBALSINDEX);
   lua_rawgeti(L, LUA_REGISTRYINDEX, error_handler_ref_);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.ref);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, globals_ref_);
-  lua_pushliteral(L, "KEYS");
-  PushArray(L, *run.keys);
-  lua_rawset(L, -3);
-  lua_pushliteral(L, "ARGV");
-  PushArray(L, *run.args);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, entry->ref);
+  SetArray(&keys_, *run.keys);
+  SetArray(&args_, *run.args);
 
   if (run.time_limit_ms > 0) {
     running.started = clock_->Now();
@@ -301,12 +365,18 @@ void Scripting::Run(const ScriptRun& run) {
   }
   lua_settop(L, 0);
   running_ = nullptr;
+  // Garbage is left to Lua's own incremental collector, which works in
+  // small steps as the heap grows and starts a cycle when the heap is twice
+  // what the last one left alive: the heap stays within about twice the
+  // live data (the libraries and cached scripts, ~40 KB for a few scripts),
+  // however many scripts run. Redis 7.0 also forces a 50 KB step every 50
+  // scripts; a lock script leaves a few hundred bytes of garbage, so that
+  // step restarted a whole cycle (marking every live object) every 50 runs,
+  // a fifth of an EVALSHA's instructions, to keep the heap a few KB smaller.
   if (rc == LUA_ERRMEM || heap_used_ > memory_limit_ / 4) {
     // What the script allocated is mostly garbage now: give it back at once
     // rather than let the next script run into the cap.
     lua_gc(L, LUA_GCCOLLECT, 0);
-  } else if (++runs_ % kGcPeriod == 0) {
-    lua_gc(L, LUA_GCSTEP, static_cast<int>(kGcPeriod));
   }
 }
 

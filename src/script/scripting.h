@@ -139,8 +139,19 @@ class Scripting {
     }
   };
 
+  // KEYS or ARGV as the script sees it (see SetArray in scripting.cc).
+  struct ArrayGlobal {
+    const char* name;
+    int ref = 0;   // the table in the Lua registry, 0 before the first run
+    int size = 0;  // the entries 1..size it was last filled with
+  };
+
   void Open();
   void Close();
+  void SetArray(ArrayGlobal* array, const std::vector<std::string_view>& items);
+  // The cache entry of a lowercase name: the one Find or Compile found last
+  // when it is that name (EVALSHA asks for the same script a few times).
+  const Entry* Lookup(std::string_view sha) const;
   bool Compile(std::string_view body, bool load, std::string* sha, std::string* error);
   void Evict(std::unordered_map<std::string, Entry, NameHash, std::equal_to<>>::iterator it);
   static void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize);
@@ -161,7 +172,10 @@ class Scripting {
   int error_handler_ref_ = 0;
   int globals_ref_ = 0;  // the real globals table (KEYS and ARGV go there)
   int proxy_ref_ = 0;    // the read-only view of it that scripts see as _G
-  uint64_t runs_ = 0;
+  ArrayGlobal keys_{"KEYS"};
+  ArrayGlobal args_{"ARGV"};
+  // The entry Find or Compile found last (null after an eviction or flush).
+  const std::pair<const std::string, Entry>* last_ = nullptr;
   Running* running_ = nullptr;
   std::vector<std::string_view> call_argv_;  // reused by every redis.call
 };
