@@ -270,11 +270,23 @@ Status Durability::FinishLoad() {
 
 void Durability::OnChange(const Change& c) {
   if (!config_->appendonly && tap_ == nullptr) return;
+  // What the iteration's replies may reveal, for replication (CommitFacts)
+  // and the next reservation, whether or not a record is written.
   changed_leases_ = true;
+  int64_t pxat = 0;
   if (c.kind != ChangeKind::kFree) {
     changed_any_ = true;
     changed_token_ = std::max<uint64_t>(changed_token_, c.token);
+    pxat = UnixMillisOf(c.deadline, mono_now_, wall_now_);
+    max_deadline_ms_ = std::max(max_deadline_ms_, pxat);
+    changed_deadline_ms_ = std::max(changed_deadline_ms_, pxat);
+    // A lease without a deadline has no horizon that a restart's lock-delay
+    // could wait out: its record must be on disk before any reply reveals it.
+    if (!c.deadline) sync_due_ = true;
   }
+  // With the log off the records are for replication alone, which wants
+  // none until a replica first connects (that one starts from a snapshot).
+  if (!config_->appendonly && !tap_->WantsRecords()) return;
   std::string& out = writer_.buffer();
   // A unit's MULTI is written at its first change, so that a unit that
   // changed nothing (an EXEC of reads, a busy LOCK.ACQUIRE) leaves no empty
@@ -285,15 +297,9 @@ void Durability::OnChange(const Change& c) {
   }
   if (c.kind == ChangeKind::kFree) {
     AppendFree(&out, c.key, c.cause);
-    return;
+  } else {
+    AppendGrant(&out, c.kind, c.key, c.holder, c.token, pxat);
   }
-  int64_t pxat = UnixMillisOf(c.deadline, mono_now_, wall_now_);
-  max_deadline_ms_ = std::max(max_deadline_ms_, pxat);
-  changed_deadline_ms_ = std::max(changed_deadline_ms_, pxat);
-  // A lease without a deadline has no horizon that a restart's lock-delay
-  // could wait out: its record must be on disk before any reply reveals it.
-  if (!c.deadline) sync_due_ = true;
-  AppendGrant(&out, c.kind, c.key, c.holder, c.token, pxat);
 }
 
 // Depth is counted whatever appendonly says, so that a CONFIG SET inside an

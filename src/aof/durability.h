@@ -66,6 +66,10 @@ class RecordTap {
  public:
   virtual ~RecordTap() = default;
   virtual void OnRecords(std::string_view records, const CommitFacts& facts) = 0;
+  // Whether records are wanted at all. With the log off they are encoded
+  // only for the tap, so a tap that would drop them (a primary no replica
+  // ever connected to) saves each change its encoding.
+  virtual bool WantsRecords() const { return true; }
 };
 
 class Durability final : public ChangeListener {

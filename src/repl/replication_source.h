@@ -78,6 +78,11 @@ class ReplicationSource final : public aof::RecordTap {
 
   // RecordTap: a primary's records, once per Commit.
   void OnRecords(std::string_view records, const aof::CommitFacts& facts) override;
+  // False until a replica first connects or replies must wait for acks:
+  // OnRecords would drop the records (see there).
+  bool WantsRecords() const override {
+    return !is_replica() && (backlog_ != nullptr || ack_quorum_ > 0);
+  }
 
   // ---- Replies that wait for replicas (lock-replica-ack, DESIGN.md §10).
   // The replies of the iteration just committed may leave once
