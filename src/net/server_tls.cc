@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "net/server.h"
+#include "util/errors.h"
 #include "util/log.h"
 
 namespace lockd {
@@ -61,7 +62,7 @@ Status Server::ChangeTlsPort(int port) {
     Status s = ListenTls(port, &opened);
     if (!s.ok()) {
       Log(LogLevel::kWarning, "Failed listening on port {} (tls)", port);
-      return Status::Error("Unable to listen on this port. Check server logs.");
+      return Status::Error(errors::kTlsPortListenFailed);
     }
   }
   std::vector<uv_stream_t*> old = tls_listeners_;
@@ -238,7 +239,7 @@ Status Server::ApplyTlsConfig(const Config& updated) {
     Status s = TlsContext::Create(updated, &fresh);
     if (!s.ok()) {
       Log(LogLevel::kWarning, "{}", s.message());
-      return Status::Error("Unable to update TLS configuration. Check server logs.");
+      return Status::Error(errors::kTlsConfigUpdateFailed);
     }
   }
   if (updated.tls_port != config_.tls_port) {
