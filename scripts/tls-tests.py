@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """TLS on lockd's listeners, judged by real clients: redis-cli --tls, Python's
 ssl module speaking RESP, curl --cacert on the HTTP listener with http-tls,
-and openssl s_client. Certificates (a CA, a server certificate, a client
+and openssl s_client; then replication over TLS between lockd nodes, watched
+and failed over by two redis-sentinel processes that speak only TLS
+(tls-replication yes, port 0), and CONFIG SET tls-port moving the listener
+under redis-cli. Certificates (a CA, a server certificate, a client
 certificate, an expired one, one from another CA) are made here with the
 openssl tool. Prints one line per check, "ok <n> - <what>" or "not ok <n> -
 <what>" (scripts/run-tests.sh counts them) and exits non-zero if any check
@@ -77,6 +80,160 @@ def resp(*args):
         b = str(a)
         out += f"${len(b.encode())}\r\n{b}\r\n"
     return out.encode()
+
+
+def wait_until(what, timeout=30.0, step=0.2):
+    """Polls what() until it is truthy or `timeout` seconds passed; returns
+    its last value."""
+    deadline = time.time() + timeout
+    value = what()
+    while not value and time.time() < deadline:
+        time.sleep(step)
+        value = what()
+    return value
+
+
+def start_lockd(d, name, port, args):
+    node = os.path.join(d, name)
+    os.makedirs(node, exist_ok=True)
+    proc = subprocess.Popen(
+        [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", node, "--appendonly", "yes",
+         "--logfile", os.path.join(node, "lockd.log")] + args,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True,
+                                      text=True, timeout=10).stdout.strip() == "PONG", 10)
+    return proc
+
+
+def stop(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def sentinel_checks(d):
+    """Two lockd nodes replicating over TLS and two Sentinels that speak only
+    TLS: the Sentinels find the replica and each other, and SENTINEL FAILOVER
+    promotes the replica and turns the old primary into its replica, every
+    connection over TLS."""
+    if shutil.which("redis-sentinel") is None:
+        not_ok("redis-sentinel is installed")
+        return
+    certs = ["--tls-cert-file", f"{d}/server.crt", "--tls-key-file", f"{d}/server.key",
+             "--tls-ca-cert-file", f"{d}/ca.crt", "--tls-replication", "yes"]
+    p_port, p_tls, r_port, r_tls = free_port(), free_port(), free_port(), free_port()
+    procs = []
+    try:
+        procs.append(start_lockd(d, "primary", p_port, ["--tls-port", str(p_tls)] + certs))
+        procs.append(start_lockd(d, "replica", r_port, ["--tls-port", str(r_tls), "--replicaof",
+                                                        f"127.0.0.1 {p_tls}"] + certs))
+
+        def info(port, field):
+            out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "replication"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            for line in out.splitlines():
+                if line.startswith(field + ":"):
+                    return line.split(":", 1)[1].strip()
+            return ""
+
+        check("replication over TLS: the replica's link to the primary's tls-port is up",
+              wait_until(lambda: info(r_port, "master_link_status") == "up", 20), True)
+        check("replication over TLS: the primary lists the replica at its tls-port",
+              f"port={r_tls}," in info(p_port, "slave0"), True)
+
+        s_tls = [free_port(), free_port()]
+        for i, port in enumerate(s_tls):
+            conf = os.path.join(d, f"sentinel{i}.conf")
+            with open(conf, "w") as f:
+                f.write(f"""port 0
+tls-port {port}
+bind 127.0.0.1
+tls-cert-file {d}/server.crt
+tls-key-file {d}/server.key
+tls-ca-cert-file {d}/ca.crt
+tls-replication yes
+dir {d}
+logfile {d}/sentinel{i}.log
+sentinel monitor lockd 127.0.0.1 {p_tls} 2
+sentinel down-after-milliseconds lockd 3000
+sentinel failover-timeout lockd 20000
+""")
+            procs.append(subprocess.Popen(["redis-sentinel", conf], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        scli = ["redis-cli", "--tls", "--cacert", f"{d}/ca.crt", "--cert", f"{d}/client.crt",
+                "--key", f"{d}/client.key", "-p"]
+
+        def sentinel(i, *args):
+            r = subprocess.run(scli + [str(s_tls[i])] + list(args), capture_output=True,
+                               text=True, timeout=10)
+            return r.stdout.split()
+
+        def replicas_ok():
+            out = sentinel(0, "SENTINEL", "REPLICAS", "lockd")
+            return str(r_tls) in out and "slave" in out and "master-link-status" in out and \
+                out[out.index("master-link-status") + 1] == "ok"
+
+        check("sentinel over TLS: SENTINEL REPLICAS finds the replica at its tls-port, link ok",
+              wait_until(replicas_ok, 30), True)
+        check("sentinel over TLS: SENTINEL SENTINELS lists the other sentinel (hello over TLS)",
+              bool(wait_until(lambda: str(s_tls[1]) in sentinel(0, "SENTINEL", "SENTINELS", "lockd"),
+                              30)), True)
+        flags = sentinel(1, "SENTINEL", "MASTER", "lockd")
+        check("sentinel over TLS: the primary is up (flags master)",
+              flags[flags.index("flags") + 1] if "flags" in flags else flags, "master")
+        check("sentinel over TLS: SENTINEL CKQUORUM",
+              " ".join(sentinel(0, "SENTINEL", "CKQUORUM", "lockd")).startswith("OK"), True)
+
+        subprocess.run(["redis-cli", "-p", str(p_port), "LOCK.ACQUIRE", "seat", "alice", "60000"],
+                       capture_output=True, timeout=10)
+        check("sentinel over TLS: SENTINEL FAILOVER", sentinel(0, "SENTINEL", "FAILOVER", "lockd"),
+              ["OK"])
+        check("sentinel over TLS: the replica is promoted (GET-MASTER-ADDR-BY-NAME)",
+              wait_until(lambda: sentinel(1, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "lockd") ==
+                         ["127.0.0.1", str(r_tls)], 60), True)
+        check("sentinel over TLS: the promoted node says role:master",
+              wait_until(lambda: info(r_port, "role") == "master", 30), True)
+        check("sentinel over TLS: the old primary follows the new one over TLS",
+              wait_until(lambda: info(p_port, "role") == "slave" and
+                         info(p_port, "master_port") == str(r_tls) and
+                         info(p_port, "master_link_status") == "up", 60), True)
+        out = subprocess.run(["redis-cli", "-p", str(r_port), "LOCK.FENCE", "seat"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        check("sentinel over TLS: the promoted node kept the lock and its token", out, "1")
+    finally:
+        stop(procs)
+
+
+def tls_port_checks(d):
+    """CONFIG SET tls-port under redis-cli: opens, moves, closes."""
+    port, p1, p2 = free_port(), free_port(), free_port()
+    proc = start_lockd(d, "moving", port, ["--tls-cert-file", f"{d}/server.crt", "--tls-key-file",
+                                           f"{d}/server.key", "--tls-ca-cert-file", f"{d}/ca.crt"])
+    try:
+        plain = ["redis-cli", "-p", str(port)]
+        tls = ["redis-cli", "--tls", "--cacert", f"{d}/ca.crt", "--cert", f"{d}/client.crt",
+               "--key", f"{d}/client.key", "-p"]
+
+        def run(argv):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            return (r.stdout + r.stderr).strip()
+
+        check("CONFIG SET tls-port opens a TLS listener",
+              run(plain + ["CONFIG", "SET", "tls-port", str(p1)]), "OK")
+        check("redis-cli --tls on the new tls-port", run(tls + [str(p1), "PING"]), "PONG")
+        check("CONFIG SET tls-port moves it", run(plain + ["CONFIG", "SET", "tls-port", str(p2)]),
+              "OK")
+        check("redis-cli --tls on the moved tls-port", run(tls + [str(p2), "PING"]), "PONG")
+        check("the old tls-port is closed", "PONG" in run(tls + [str(p1), "PING"]), False)
+        check("CONFIG SET tls-port 0 closes it", run(plain + ["CONFIG", "SET", "tls-port", "0"]),
+              "OK")
+        check("nothing on the closed tls-port", "PONG" in run(tls + [str(p2), "PING"]), False)
+    finally:
+        stop([proc])
 
 
 def main():
@@ -198,6 +355,9 @@ print(out)
               len(after) == 2 and "no renegotiation" in after[1] and "+PONG" not in after[1], True)
         check("the server still answers after the renegotiation attempt",
               run(with_cert + ["PING"]), "PONG")
+
+        tls_port_checks(d)
+        sentinel_checks(d)
     except Exception as e:  # noqa: BLE001
         not_ok("TLS suite ran", repr(e))
     finally:

@@ -75,6 +75,11 @@ struct Config {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_key_file_pass;
+  // The certificate a replica presents to its primary; unset (either one),
+  // it presents tls_cert_file/tls_key_file, as Redis does.
+  std::string tls_client_cert_file;
+  std::string tls_client_key_file;
+  std::string tls_client_key_file_pass;
   std::string tls_ca_cert_file;
   std::string tls_ca_cert_dir;
   TlsAuthClients tls_auth_clients = TlsAuthClients::kYes;
@@ -85,7 +90,7 @@ struct Config {
   bool tls_session_caching = true;
   int64_t tls_session_cache_size = 20480;
   int64_t tls_session_cache_timeout = 300;  // seconds
-  bool tls_replication = false;  // kept for replication; no effect yet
+  bool tls_replication = false;  // a replica reaches its primary over TLS
   bool http_tls = false;
   // lockd's own: a lock's holder is bound to the ACL user that took it, and
   // other users may not renew, release, overwrite or delete it.

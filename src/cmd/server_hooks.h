@@ -11,6 +11,8 @@
 #include "lockd/config.h"
 #include "lockd/status.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace lockd {
 
 struct ServerStatus {
@@ -48,9 +50,13 @@ class ServerHooks {
   // CONFIG RESETSTAT: zero the network counters.
   virtual void ResetStats() = 0;
   // CONFIG SET is about to store `updated`: a change to a TLS setting loads
-  // a new TLS context from it. On failure (the cause is logged) the config
-  // must stay as it was. The default accepts: fakes have no TLS.
+  // a new TLS context from it, a new tls-port moves the TLS listener. On
+  // failure (the cause is logged) the config must stay as it was. The
+  // default accepts: fakes have no TLS.
   virtual Status ApplyTlsConfig(const Config& /*updated*/) { return Status::Ok(); }
+  // The OpenSSL context for connections this server opens with TLS
+  // (tls-replication), or null when TLS is not configured.
+  virtual SSL_CTX* TlsClientContext() { return nullptr; }
 };
 
 }  // namespace lockd

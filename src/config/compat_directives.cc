@@ -19,7 +19,8 @@ constexpr bool kRuntime = true;
 constexpr bool kImmutable = false;
 
 // Generated from Redis 7.0.15's static_configs[] (hidden debug-only entries
-// left out), defaults from its CONFIG GET. Sorted by name.
+// and those lockd implements in directives.cc left out), defaults from its
+// CONFIG GET. Sorted by name.
 const CompatSpec kCompat[] = {
     {"acl-pubsub-default", nullptr, kRuntime, false, CompatType::kEnum, "resetchannels", {.values = {{"allchannels", 0}, {"resetchannels", 1}}}},
     {"aclfile", nullptr, kImmutable, false, CompatType::kString, "", {.check = StringCheck::kNone}},
@@ -147,9 +148,6 @@ const CompatSpec kCompat[] = {
     {"syslog-facility", nullptr, kImmutable, false, CompatType::kEnum, "local0", {.values = {{"user", 0}, {"local0", 1}, {"local1", 2}, {"local2", 3}, {"local3", 4}, {"local4", 5}, {"local5", 6}, {"local6", 7}, {"local7", 8}}}},
     {"syslog-ident", nullptr, kImmutable, false, CompatType::kString, "redis", {.check = StringCheck::kNone}},
     {"tcp-backlog", nullptr, kImmutable, false, CompatType::kNumber, "511", {.lo = 0, .hi = 2147483647, .flags = 0}},
-    {"tls-client-cert-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-client-key-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
-    {"tls-client-key-file-pass", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tls-cluster", nullptr, kRuntime, false, CompatType::kBool, "no", {}},
     {"tls-dh-params-file", nullptr, kRuntime, false, CompatType::kString, "", {.check = StringCheck::kNone}},
     {"tracking-table-max-keys", nullptr, kRuntime, false, CompatType::kNumber, "1000000", {.lo = 0, .hi = kInt64Max, .flags = kUnsignedRange}},

@@ -370,17 +370,23 @@ const Directive kDirectives[] = {
     {"lock-replica-ack", 1, 1, kRuntime, false, SetReplicaAck, GetReplicaAck},
     {"http-port", 1, 1, kImmutable, false, SetHttpPort, GetHttpPort},
     {"http-bind", 1, -1, kImmutable, true, SetHttpBind, GetHttpBind},
-    // TLS. The certificate, key, CA, protocol, cipher and session settings
-    // may change at run time: CONFIG SET loads a new context from them
-    // (Server::ApplyTlsConfig) or fails leaving the old one. Unlike Redis,
-    // tls-port cannot: listeners are opened once, as for `port`.
-    {"tls-port", 1, 1, kImmutable, false, SetTlsPort, GetTlsPort},
+    // TLS. Every setting may change at run time, as in Redis: CONFIG SET
+    // loads a new context from them (Server::ApplyTlsConfig) or fails leaving
+    // the old one, and a new tls-port opens its listener before the old one
+    // closes (or fails leaving the old one).
+    {"tls-port", 1, 1, kRuntime, false, SetTlsPort, GetTlsPort},
     {"tls-cert-file", 1, 1, kRuntime, false, SetString<&Config::tls_cert_file>,
      GetString<&Config::tls_cert_file>},
     {"tls-key-file", 1, 1, kRuntime, false, SetString<&Config::tls_key_file>,
      GetString<&Config::tls_key_file>},
     {"tls-key-file-pass", 1, 1, kRuntime, false, SetString<&Config::tls_key_file_pass>,
      GetString<&Config::tls_key_file_pass>},
+    {"tls-client-cert-file", 1, 1, kRuntime, false, SetString<&Config::tls_client_cert_file>,
+     GetString<&Config::tls_client_cert_file>},
+    {"tls-client-key-file", 1, 1, kRuntime, false, SetString<&Config::tls_client_key_file>,
+     GetString<&Config::tls_client_key_file>},
+    {"tls-client-key-file-pass", 1, 1, kRuntime, false,
+     SetString<&Config::tls_client_key_file_pass>, GetString<&Config::tls_client_key_file_pass>},
     {"tls-ca-cert-file", 1, 1, kRuntime, false, SetString<&Config::tls_ca_cert_file>,
      GetString<&Config::tls_ca_cert_file>},
     {"tls-ca-cert-dir", 1, 1, kRuntime, false, SetString<&Config::tls_ca_cert_dir>,

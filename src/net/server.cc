@@ -219,7 +219,7 @@ Status Server::Listen() {
     if (!s.ok()) return s;
   }
   if (config_.tls_port != 0) {
-    Status s = ListenTls();
+    Status s = ListenTls(config_.tls_port, &tls_listeners_);
     if (!s.ok()) return s;
   }
   if (listeners_.empty()) {

@@ -44,6 +44,7 @@ class Server final : public ServerHooks {
   ServerStatus Stats() override;
   void ResetStats() override;
   Status ApplyTlsConfig(const Config& updated) override;
+  SSL_CTX* TlsClientContext() override;
 
  private:
   // A client whose unsent output passes this stops being read (and its
@@ -190,7 +191,14 @@ class Server final : public ServerHooks {
   // Builds the TLS context at start when a TLS listener (or TLS
   // replication) needs it.
   Status SetUpTls();
-  Status ListenTls();
+  // Opens the TLS listeners for `port` on the `bind` addresses into
+  // `opened` (also in listeners_); on failure those opened are closed.
+  Status ListenTls(int port, std::vector<uv_stream_t*>* opened);
+  // CONFIG SET tls-port: the new listeners open before the old ones close,
+  // so a port that cannot be bound leaves the old one serving.
+  Status ChangeTlsPort(int port);
+  // Closes `listener` (and forgets it everywhere); accepted connections stay.
+  void CloseListener(uv_stream_t* listener);
   // Whether connections accepted on `listener` speak TLS.
   bool IsTlsListener(uv_stream_t* listener) const;
   // Gives c its TlsStream; false (c is closed) when none could be made.

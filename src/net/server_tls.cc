@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "net/server.h"
+#include "util/errors.h"
 #include "util/log.h"
 
 namespace lockd {
@@ -25,22 +26,52 @@ Status Server::SetUpTls() {
   return Status::Ok();
 }
 
-Status Server::ListenTls() {
+Status Server::ListenTls(int port, std::vector<uv_stream_t*>* opened) {
   // On the addresses of `bind`, as Redis's tls-port; '-' as there.
+  auto fail = [&](const std::string& cause) {
+    if (!cause.empty()) Log(LogLevel::kWarning, "{}", cause);
+    for (uv_stream_t* l : *opened) CloseListener(l);
+    opened->clear();
+    return Status::Error(fmt::format("Failed listening on port {} (tls), aborting.", port));
+  };
   for (const std::string& entry : config_.bind) {
     bool optional = !entry.empty() && entry[0] == '-';
     size_t before = listeners_.size();
-    Status s = ListenTcp(optional ? entry.substr(1) : entry, optional, config_.tls_port);
-    if (!s.ok()) {
-      Log(LogLevel::kWarning, "{}", s.message());
-      return Status::Error(
-          fmt::format("Failed listening on port {} (tls), aborting.", config_.tls_port));
-    }
-    if (listeners_.size() > before) tls_listeners_.push_back(listeners_.back());
+    Status s = ListenTcp(optional ? entry.substr(1) : entry, optional, port);
+    if (!s.ok()) return fail(s.message());
+    if (listeners_.size() > before) opened->push_back(listeners_.back());
   }
-  if (tls_listeners_.empty()) {
-    return Status::Error(
-        fmt::format("Failed listening on port {} (tls), aborting.", config_.tls_port));
+  if (opened->empty()) return fail("");
+  return Status::Ok();
+}
+
+void Server::CloseListener(uv_stream_t* listener) {
+  auto forget = [listener](std::vector<uv_stream_t*>& v) {
+    v.erase(std::remove(v.begin(), v.end(), listener), v.end());
+  };
+  forget(listeners_);
+  forget(tls_listeners_);
+  forget(http_listeners_);
+  forget(deferred_accepts_);
+  uv_close(reinterpret_cast<uv_handle_t*>(listener), [](uv_handle_t* h) { std::free(h); });
+}
+
+Status Server::ChangeTlsPort(int port) {
+  std::vector<uv_stream_t*> opened;
+  if (port != 0) {
+    Status s = ListenTls(port, &opened);
+    if (!s.ok()) {
+      Log(LogLevel::kWarning, "Failed listening on port {} (tls)", port);
+      return Status::Error(errors::kTlsPortListenFailed);
+    }
+  }
+  std::vector<uv_stream_t*> old = tls_listeners_;
+  for (uv_stream_t* l : old) CloseListener(l);
+  tls_listeners_ = std::move(opened);
+  if (port != 0) {
+    Log(LogLevel::kNotice, "Listening for TLS connections on port {}", port);
+  } else {
+    Log(LogLevel::kNotice, "TLS listener closed");
   }
   return Status::Ok();
 }
@@ -184,7 +215,8 @@ void Server::FlushTls(Connection* c) {
 }
 
 void Server::CloseOverdueHandshakes(MonoTime now) {
-  if (tls_listeners_.empty() && !(config_.http_tls && !http_listeners_.empty())) return;
+  // Clients accepted on a TLS listener since closed still count.
+  if (!tls_) return;
   std::vector<Connection*> overdue;
   for (auto& [id, c] : clients_) {
     if (c->tls && !c->tls->handshake_done() && !c->closing &&
@@ -200,13 +232,20 @@ void Server::CloseOverdueHandshakes(MonoTime now) {
 }
 
 Status Server::ApplyTlsConfig(const Config& updated) {
-  if (!TlsWanted(updated) || !TlsContextSettingsDiffer(config_, updated)) return Status::Ok();
   std::unique_ptr<TlsContext> fresh;
-  Status s = TlsContext::Create(updated, &fresh);
-  if (!s.ok()) {
-    Log(LogLevel::kWarning, "{}", s.message());
-    return Status::Error("Unable to update TLS configuration. Check server logs.");
+  // A context is needed when TLS turns on (a tls-port, tls-replication) or
+  // a setting it is built from changed.
+  if (TlsWanted(updated) && (!tls_ || TlsContextSettingsDiffer(config_, updated))) {
+    Status s = TlsContext::Create(updated, &fresh);
+    if (!s.ok()) {
+      Log(LogLevel::kWarning, "{}", s.message());
+      return Status::Error(errors::kTlsConfigUpdateFailed);
+    }
   }
+  if (updated.tls_port != config_.tls_port) {
+    if (Status s = ChangeTlsPort(updated.tls_port); !s.ok()) return s;
+  }
+  if (!fresh) return Status::Ok();
   // Connections keep the SSL_CTX they were made from (each SSL holds a
   // reference), so the old context lives on for them.
   tls_ = std::move(fresh);
@@ -214,5 +253,7 @@ Status Server::ApplyTlsConfig(const Config& updated) {
   Log(LogLevel::kNotice, "TLS configuration reloaded");
   return Status::Ok();
 }
+
+SSL_CTX* Server::TlsClientContext() { return tls_ ? tls_->client_ctx() : nullptr; }
 
 }  // namespace lockd

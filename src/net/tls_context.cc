@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "util/strings.h"
@@ -73,7 +74,10 @@ int PassphraseCallback(char* buf, int size, int, void* user) {
 
 }  // namespace
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+  SSL_CTX_free(client_ctx_);
+}
 
 bool TlsWanted(const Config& c) {
   return c.tls_port != 0 || (c.http_tls && c.http_port != 0) || c.tls_replication;
@@ -81,7 +85,11 @@ bool TlsWanted(const Config& c) {
 
 bool TlsContextSettingsDiffer(const Config& a, const Config& b) {
   return a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
-         a.tls_key_file_pass != b.tls_key_file_pass || a.tls_ca_cert_file != b.tls_ca_cert_file ||
+         a.tls_key_file_pass != b.tls_key_file_pass ||
+         a.tls_client_cert_file != b.tls_client_cert_file ||
+         a.tls_client_key_file != b.tls_client_key_file ||
+         a.tls_client_key_file_pass != b.tls_client_key_file_pass ||
+         a.tls_ca_cert_file != b.tls_ca_cert_file ||
          a.tls_ca_cert_dir != b.tls_ca_cert_dir || a.tls_protocols != b.tls_protocols ||
          a.tls_ciphers != b.tls_ciphers || a.tls_ciphersuites != b.tls_ciphersuites ||
          a.tls_prefer_server_ciphers != b.tls_prefer_server_ciphers ||
@@ -93,22 +101,20 @@ bool TlsContextSettingsDiffer(const Config& a, const Config& b) {
          a.tls_auth_clients != b.tls_auth_clients;
 }
 
-Status TlsContext::Create(const Config& c, std::unique_ptr<TlsContext>* out) {
-  if (c.tls_cert_file.empty()) return Status::Error("No tls-cert-file configured!");
-  if (c.tls_key_file.empty()) return Status::Error("No tls-key-file configured!");
-  if ((c.tls_auth_clients != TlsAuthClients::kNo || c.tls_replication) &&
-      c.tls_ca_cert_file.empty() && c.tls_ca_cert_dir.empty()) {
-    return Status::Error(
-        "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, "
-        "tls-replication or tls-auth-clients are enabled!");
-  }
-  int protocols = 0;
-  if (Status s = ParseProtocols(c.tls_protocols, &protocols); !s.ok()) return s;
+namespace {
 
+// One SSL_CTX, for accepted connections or (`client`) for those this server
+// opens, with the matching certificate. Redis makes both with the generic
+// method, so either side of a handshake works with either.
+Status BuildContext(const Config& c, int protocols, bool client, SSL_CTX** out) {
+  const std::string& cert_file = client ? c.tls_client_cert_file : c.tls_cert_file;
+  const std::string& key_file = client ? c.tls_client_key_file : c.tls_key_file;
+  const std::string& key_pass = client ? c.tls_client_key_file_pass : c.tls_key_file_pass;
   ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
   if (ctx == nullptr) return Status::Error("Failed to create SSL context: " + OpenSslError());
-  std::unique_ptr<TlsContext> context(new TlsContext(ctx));
+  // Freed on every failure below.
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> owned(ctx, SSL_CTX_free);
 
   SSL_CTX_set_options(ctx, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION);
   // Renegotiation would let a client restart the handshake's CPU cost at
@@ -127,7 +133,10 @@ Status TlsContext::Create(const Config& c, std::unique_ptr<TlsContext>* out) {
   // OpenSSL keeps a buffer per connection when idle otherwise (~34 KB).
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
-  if (c.tls_session_caching) {
+  // The verification a replica asks of its primary's certificate (the
+  // server side sets its own per connection from tls-auth-clients).
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (c.tls_session_caching && !client) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, c.tls_session_cache_size);
     SSL_CTX_set_timeout(ctx, static_cast<long>(c.tls_session_cache_timeout));
@@ -139,21 +148,21 @@ Status TlsContext::Create(const Config& c, std::unique_ptr<TlsContext>* out) {
   }
 
   // The passphrase is needed only while the key loads.
-  std::string pass = c.tls_key_file_pass;
+  std::string pass = key_pass;
   SSL_CTX_set_default_passwd_cb(ctx, PassphraseCallback);
   SSL_CTX_set_default_passwd_cb_userdata(ctx, pass.empty() ? nullptr : &pass);
-  if (SSL_CTX_use_certificate_chain_file(ctx, c.tls_cert_file.c_str()) <= 0) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) <= 0) {
     return Status::Error(
-        fmt::format("Failed to load certificate: {}: {}", c.tls_cert_file, OpenSslError()));
+        fmt::format("Failed to load certificate: {}: {}", cert_file, OpenSslError()));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, c.tls_key_file.c_str(), SSL_FILETYPE_PEM) <= 0) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) <= 0) {
     return Status::Error(
-        fmt::format("Failed to load private key: {}: {}", c.tls_key_file, OpenSslError()));
+        fmt::format("Failed to load private key: {}: {}", key_file, OpenSslError()));
   }
   SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
   if (SSL_CTX_check_private_key(ctx) <= 0) {
     return Status::Error(
-        fmt::format("Failed to load private key: {}: {}", c.tls_key_file, OpenSslError()));
+        fmt::format("Failed to load private key: {}: {}", key_file, OpenSslError()));
   }
   if ((!c.tls_ca_cert_file.empty() || !c.tls_ca_cert_dir.empty()) &&
       SSL_CTX_load_verify_locations(ctx, c.tls_ca_cert_file.empty() ? nullptr
@@ -170,6 +179,34 @@ Status TlsContext::Create(const Config& c, std::unique_ptr<TlsContext>* out) {
   if (!c.tls_ciphersuites.empty() && !SSL_CTX_set_ciphersuites(ctx, c.tls_ciphersuites.c_str())) {
     ERR_clear_error();
     return Status::Error("Failed to configure ciphersuites: " + c.tls_ciphersuites);
+  }
+  *out = owned.release();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status TlsContext::Create(const Config& c, std::unique_ptr<TlsContext>* out) {
+  if (c.tls_cert_file.empty()) return Status::Error("No tls-cert-file configured!");
+  if (c.tls_key_file.empty()) return Status::Error("No tls-key-file configured!");
+  if ((c.tls_auth_clients != TlsAuthClients::kNo || c.tls_replication) &&
+      c.tls_ca_cert_file.empty() && c.tls_ca_cert_dir.empty()) {
+    return Status::Error(
+        "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, "
+        "tls-replication or tls-auth-clients are enabled!");
+  }
+  int protocols = 0;
+  if (Status s = ParseProtocols(c.tls_protocols, &protocols); !s.ok()) return s;
+
+  SSL_CTX* ctx = nullptr;
+  if (Status s = BuildContext(c, protocols, /*client=*/false, &ctx); !s.ok()) return s;
+  std::unique_ptr<TlsContext> context(new TlsContext(ctx));
+  // Both must be set, as in Redis; otherwise connections this server opens
+  // present the server's certificate.
+  if (!c.tls_client_cert_file.empty() && !c.tls_client_key_file.empty()) {
+    if (Status s = BuildContext(c, protocols, /*client=*/true, &context->client_ctx_); !s.ok()) {
+      return s;
+    }
   }
   *out = std::move(context);
   return Status::Ok();

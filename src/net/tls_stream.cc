@@ -15,7 +15,7 @@
 
 namespace lockd {
 
-std::unique_ptr<TlsStream> TlsStream::Create(SSL_CTX* ctx, TlsAuthClients auth) {
+std::unique_ptr<TlsStream> TlsStream::Make(SSL_CTX* ctx) {
   SSL* ssl = SSL_new(ctx);
   if (ssl == nullptr) {
     ERR_clear_error();
@@ -33,6 +33,30 @@ std::unique_ptr<TlsStream> TlsStream::Create(SSL_CTX* ctx, TlsAuthClients auth) 
   // An empty input BIO means "more to come", not end of stream.
   BIO_set_mem_eof_return(rbio, -1);
   SSL_set_bio(ssl, rbio, wbio);
+  return std::unique_ptr<TlsStream>(new TlsStream(ssl, rbio, wbio));
+}
+
+std::unique_ptr<TlsStream> TlsStream::CreateClient(SSL_CTX* ctx) {
+  std::unique_ptr<TlsStream> stream = Make(ctx);
+  if (!stream) return nullptr;
+  SSL_set_connect_state(stream->ssl_);
+  // The primary must show a certificate the CA signed.
+  SSL_set_verify(stream->ssl_, SSL_VERIFY_PEER, nullptr);
+  // The ClientHello, left in the write BIO.
+  ERR_clear_error();
+  int r = SSL_do_handshake(stream->ssl_);
+  int e = SSL_get_error(stream->ssl_, r);
+  if (r != 1 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return stream;
+}
+
+std::unique_ptr<TlsStream> TlsStream::Create(SSL_CTX* ctx, TlsAuthClients auth) {
+  std::unique_ptr<TlsStream> stream = Make(ctx);
+  if (!stream) return nullptr;
+  SSL* ssl = stream->ssl_;
   SSL_set_accept_state(ssl);
   // Per connection, as Redis does: tls-auth-clients applies to connections
   // accepted after it changes.
@@ -47,7 +71,7 @@ std::unique_ptr<TlsStream> TlsStream::Create(SSL_CTX* ctx, TlsAuthClients auth) 
       SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       break;
   }
-  return std::unique_ptr<TlsStream>(new TlsStream(ssl, rbio, wbio));
+  return stream;
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
@@ -67,9 +91,7 @@ TlsStream::Result TlsStream::Fail(int ssl_error) {
   return Result::kError;
 }
 
-TlsStream::Result TlsStream::Receive(const char* data, size_t n, InputBuffer* input,
-                                     size_t* plain_bytes) {
-  *plain_bytes = 0;
+TlsStream::Result TlsStream::Feed(const char* data, size_t n) {
   ERR_clear_error();
   if (n > 0 && BIO_write(rbio_, data, static_cast<int>(n)) != static_cast<int>(n)) {
     error_ = "no memory for input";
@@ -84,26 +106,71 @@ TlsStream::Result TlsStream::Receive(const char* data, size_t n, InputBuffer* in
     }
     handshake_done_ = true;
   }
+  return Result::kOk;
+}
+
+template <typename Sink>
+TlsStream::Result TlsStream::Drain(Sink&& sink) {
   // Everything fed is decrypted now: nothing stays in OpenSSL between
   // reads, so pausing the socket pauses the client.
   for (;;) {
+    char* p = nullptr;
     size_t available = 0;
-    char* p = input->PrepareRead(&available);
-    if (p == nullptr) {
+    if (!sink.Prepare(&p, &available)) {
       error_ = "no memory for input";
       return Result::kError;
     }
     int r = SSL_read(ssl_, p, static_cast<int>(std::min<size_t>(available, INT_MAX)));
     if (r > 0) {
-      input->Commit(static_cast<size_t>(r));
-      *plain_bytes += static_cast<size_t>(r);
+      sink.Commit(static_cast<size_t>(r));
       continue;
     }
+    sink.Commit(0);
     int e = SSL_get_error(ssl_, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Result::kOk;
     if (e == SSL_ERROR_ZERO_RETURN) return Result::kClosed;
     return Fail(e);
   }
+}
+
+TlsStream::Result TlsStream::Receive(const char* data, size_t n, InputBuffer* input,
+                                     size_t* plain_bytes) {
+  *plain_bytes = 0;
+  Result fed = Feed(data, n);
+  if (fed != Result::kOk || !handshake_done_) return fed;
+  struct Sink {
+    InputBuffer* input;
+    size_t* plain_bytes;
+    bool Prepare(char** p, size_t* available) {
+      *p = input->PrepareRead(available);
+      return *p != nullptr;
+    }
+    void Commit(size_t got) {
+      if (got == 0) return;
+      input->Commit(got);
+      *plain_bytes += got;
+    }
+  };
+  return Drain(Sink{input, plain_bytes});
+}
+
+TlsStream::Result TlsStream::Receive(const char* data, size_t n, std::string* out) {
+  Result fed = Feed(data, n);
+  if (fed != Result::kOk || !handshake_done_) return fed;
+  // Records are at most 16 KB of plaintext: room for one at a time.
+  struct Sink {
+    std::string* out;
+    size_t before = 0;
+    bool Prepare(char** p, size_t* available) {
+      before = out->size();
+      out->resize(before + 16 * 1024);
+      *p = out->data() + before;
+      *available = 16 * 1024;
+      return true;
+    }
+    void Commit(size_t got) { out->resize(before + got); }
+  };
+  return Drain(Sink{out});
 }
 
 bool TlsStream::Encrypt(const char* data, size_t n) {

@@ -37,6 +37,11 @@ class TlsStream {
   // A server-side stream asking for client certificates as `auth` says.
   // Null when OpenSSL could not allocate one.
   static std::unique_ptr<TlsStream> Create(SSL_CTX* ctx, TlsAuthClients auth);
+  // A client-side stream (a replica's link to its primary) that verifies
+  // the peer's certificate against the context's CA, as Redis does (no
+  // host name check). Its ClientHello is in Output() at once. Null when
+  // OpenSSL could not allocate one.
+  static std::unique_ptr<TlsStream> CreateClient(SSL_CTX* ctx);
   ~TlsStream();
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
@@ -46,6 +51,8 @@ class TlsStream {
   // `input`, counting the plaintext in `*plain_bytes`. Any reply the
   // handshake needs is left in Output().
   Result Receive(const char* data, size_t n, InputBuffer* input, size_t* plain_bytes);
+  // The same, decrypting onto the end of `out`.
+  Result Receive(const char* data, size_t n, std::string* out);
 
   // Encrypts `n` bytes of plaintext onto Output(). False on failure (see
   // error()). Only once handshake_done().
@@ -71,7 +78,15 @@ class TlsStream {
 
  private:
   TlsStream(SSL* ssl, BIO* rbio, BIO* wbio) : ssl_(ssl), rbio_(rbio), wbio_(wbio) {}
+  static std::unique_ptr<TlsStream> Make(SSL_CTX* ctx);
   Result Fail(int ssl_error);
+  // Feeds `n` bytes to OpenSSL and drives the handshake while it is not
+  // done. kOk with handshake_done() false: more input is needed.
+  Result Feed(const char* data, size_t n);
+  // Decrypts everything fed: `sink` gives room (Prepare) and keeps what
+  // SSL_read put there (Commit).
+  template <typename Sink>
+  Result Drain(Sink&& sink);
 
   SSL* ssl_;
   BIO* rbio_;  // owned by ssl_

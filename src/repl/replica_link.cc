@@ -9,6 +9,7 @@
 #include "aof/log_reader.h"
 #include "aof/record.h"
 #include "cmd/commands.h"
+#include "net/tls_stream.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/strings.h"
@@ -74,6 +75,10 @@ struct ReplicaLink::Conn {
   uv_tcp_t tcp;
   uv_connect_t connect;
   ReplicaLink* link = nullptr;
+  // With tls-replication: the TLS session, and the plaintext written before
+  // its handshake finished (sent, encrypted, once it has).
+  std::unique_ptr<TlsStream> tls;
+  std::string early;
   char buf[64 * 1024];
 };
 
@@ -249,6 +254,19 @@ void ReplicaLink::OnConnect(uv_connect_t* req, int status) {
   }
   Log(LogLevel::kNotice, "MASTER <-> REPLICA sync started");
   uv_tcp_nodelay(&c->tcp, 1);
+  if (self->config_->tls_replication) {
+    // Read at connect time, as Redis does: a CONFIG SET applies to the next
+    // connection, never to one that is up.
+    SSL_CTX* ctx = self->commands_->server().TlsClientContext();
+    c->tls = ctx != nullptr ? TlsStream::CreateClient(ctx) : nullptr;
+    if (!c->tls) {
+      self->Drop("Error condition on socket for SYNC: TLS is not configured");
+      return;
+    }
+    self->WriteRaw(std::move(c->tls->Output()));
+    c->tls->Sent(std::string::npos);
+    if (self->conn_ == nullptr) return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), OnAlloc, OnRead);
   self->state_ = State::kHandshake;
   self->in_.clear();
@@ -256,12 +274,17 @@ void ReplicaLink::OnConnect(uv_connect_t* req, int status) {
   // Redis's handshake, sent at once: each reply is checked in order below.
   std::string out = Multibulk({"PING"});
   self->expected_.push_back("ping");
+  // The port our own replicas (and Sentinel) reach us on, as Redis announces
+  // it: the TLS one when replication runs over TLS.
+  const Config& config = *self->config_;
+  const int listening_port =
+      config.tls_replication && config.tls_port != 0 ? config.tls_port : config.port;
   auto auth = self->config_->compat.find("masterauth");
   if (auth != self->config_->compat.end() && !auth->second.empty()) {
     out += Multibulk({"AUTH", auth->second});
     self->expected_.push_back("auth");
   }
-  out += Multibulk({"REPLCONF", "listening-port", std::to_string(self->config_->port)});
+  out += Multibulk({"REPLCONF", "listening-port", std::to_string(listening_port)});
   self->expected_.push_back("replconf");
   out += Multibulk({"REPLCONF", "capa", "eof", "capa", "psync2"});
   self->expected_.push_back("replconf");
@@ -292,12 +315,64 @@ void ReplicaLink::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     return;
   }
   self->last_io_ = self->clock_->Now();
-  self->in_.append(buf->base, static_cast<size_t>(nread));
+  if (c->tls) {
+    if (!self->ReceiveTls(buf->base, static_cast<size_t>(nread))) return;
+  } else {
+    self->in_.append(buf->base, static_cast<size_t>(nread));
+  }
   self->Process();
+}
+
+bool ReplicaLink::ReceiveTls(const char* data, size_t n) {
+  TlsStream& tls = *conn_->tls;
+  const bool handshaking = !tls.handshake_done();
+  TlsStream::Result result = tls.Receive(data, n, &in_);
+  // Handshake messages, an alert, a key update: sent before anything else.
+  if (tls.HasOutput()) {
+    WriteRaw(std::move(tls.Output()));
+    tls.Sent(std::string::npos);
+    if (conn_ == nullptr) return false;
+  }
+  if (result == TlsStream::Result::kError) {
+    // A primary whose certificate the CA did not sign lands here; the
+    // link retries from the timer, as after any failed connection.
+    Drop(fmt::format("Error condition on socket for SYNC: {}", tls.error()));
+    return false;
+  }
+  if (handshaking && tls.handshake_done()) {
+    Log(LogLevel::kVerbose, "TLS handshake with MASTER done ({})", tls.version());
+    std::string early;
+    early.swap(conn_->early);
+    if (!early.empty()) Send(std::move(early));
+    if (conn_ == nullptr) return false;
+  }
+  if (result == TlsStream::Result::kClosed) {
+    Drop("Connection with master lost.");
+    return false;
+  }
+  return true;
 }
 
 void ReplicaLink::Send(std::string bytes) {
   if (conn_ == nullptr) return;
+  if (conn_->tls) {
+    TlsStream& tls = *conn_->tls;
+    if (!tls.handshake_done()) {
+      conn_->early += bytes;
+      return;
+    }
+    if (!tls.Encrypt(bytes.data(), bytes.size())) {
+      Drop(fmt::format("Error writing to MASTER: {}", tls.error()));
+      return;
+    }
+    bytes = std::move(tls.Output());
+    tls.Sent(std::string::npos);
+  }
+  WriteRaw(std::move(bytes));
+}
+
+void ReplicaLink::WriteRaw(std::string bytes) {
+  if (conn_ == nullptr || bytes.empty()) return;
   struct WriteReq {
     uv_write_t req;
     std::string data;

@@ -5,7 +5,9 @@
 // snapshot of a full resync, then applies the stream, record by record,
 // through the log loader's code (aof::RecordApplier) and appends the same
 // records to this node's own log. It acks its offset every second and
-// answers REPLCONF GETACK.
+// answers REPLCONF GETACK. With tls-replication the connection runs over
+// TLS (a client-side TlsStream on the same memory BIOs as the server's
+// connections), verifying the primary's certificate against the CA.
 //
 // Everything a primary sends is checked before it is believed: a line or
 // bulk past its bound, a record that does not decode, or a snapshot that
@@ -61,7 +63,14 @@ class ReplicaLink final : public PrimaryLink {
   static void OnConnect(uv_connect_t* req, int status);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  // Sends `bytes` of the protocol: encrypted on a TLS link (held until its
+  // handshake is done).
   void Send(std::string bytes);
+  // Writes `bytes` to the socket as they are.
+  void WriteRaw(std::string bytes);
+  // A TLS link's ciphertext read from the socket: drives the handshake,
+  // decrypts onto in_. False when the link was dropped.
+  bool ReceiveTls(const char* data, size_t n);
   // Ends the connection; `why` goes to the server log. A follower
   // reconnects from the timer.
   void Drop(const std::string& why);

@@ -278,5 +278,11 @@ inline constexpr const char* kAclGenpassBits =
 inline constexpr const char* kAclDryrunNoUserFormat = "ERR User '{}' not found";
 inline constexpr const char* kAclDryrunNoCommandFormat = "ERR Command '{}' not found";
 inline constexpr const char* kAclNoSuchUserFormat = "ERR Can not find user '{}' in ACL";
+// The reasons CONFIG SET gives (after "possibly related to argument ...")
+// when a TLS change cannot be applied, as Redis words them.
+inline constexpr const char* kTlsConfigUpdateFailed =
+    "Unable to update TLS configuration. Check server logs.";
+inline constexpr const char* kTlsPortListenFailed =
+    "Unable to listen on this port. Check server logs.";
 
 }  // namespace lockd::errors

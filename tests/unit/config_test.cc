@@ -817,11 +817,11 @@ TEST_CASE("CONFIG GET matches names with a case-insensitive glob") {
     for (const auto& [name, value] : ConfigGet(d, pattern)) out.push_back(name);
     return out;
   };
-  // lockd's 46 (15 of them Redis's tls-*, plus http-tls, lock-replica-ack
+  // lockd's 49 (18 of them Redis's tls-*, plus http-tls, lock-replica-ack
   // and lock-bind-holder-to-user), then Redis 7.0's
   // others (accepted for compatibility).
   CHECK(names("*").size() == 198);
-  CHECK(names("tls-*").size() == 20);  // 15 in effect, 5 for compatibility
+  CHECK(names("tls-*").size() == 20);  // 18 in effect, 2 for compatibility
   CHECK(names("nosuch").empty());
   CHECK(names("PORT") == std::vector<std::string>{"port"});
   CHECK(names("auto-aof*") ==

@@ -21,6 +21,9 @@ TEST_CASE("TLS directives: Redis 7.0's defaults as CONFIG GET shows them") {
   CHECK(GetOne(c, "tls-cert-file").empty());
   CHECK(GetOne(c, "tls-key-file").empty());
   CHECK(GetOne(c, "tls-key-file-pass").empty());
+  CHECK(GetOne(c, "tls-client-cert-file").empty());
+  CHECK(GetOne(c, "tls-client-key-file").empty());
+  CHECK(GetOne(c, "tls-client-key-file-pass").empty());
   CHECK(GetOne(c, "tls-ca-cert-file").empty());
   CHECK(GetOne(c, "tls-ca-cert-dir").empty());
   CHECK(GetOne(c, "tls-auth-clients") == "yes");
@@ -43,7 +46,8 @@ TEST_CASE("TLS directives parse into the Config") {
       "tls-protocols \"TLSv1.2 TLSv1.3\"\ntls-ciphers HIGH\ntls-ciphersuites "
       "TLS_AES_128_GCM_SHA256\ntls-prefer-server-ciphers yes\ntls-session-caching no\n"
       "tls-session-cache-size 10\ntls-session-cache-timeout 60\ntls-replication yes\n"
-      "http-tls yes\n",
+      "http-tls yes\ntls-client-cert-file /c.crt\ntls-client-key-file /c.key\n"
+      "tls-client-key-file-pass pw\n",
       "t.conf", &c);
   REQUIRE_MESSAGE(s.ok(), s.message());
   CHECK(c.tls_port == 6380);
@@ -63,6 +67,10 @@ TEST_CASE("TLS directives parse into the Config") {
   CHECK(c.tls_session_cache_timeout == 60);
   CHECK(c.tls_replication);
   CHECK(c.http_tls);
+  CHECK(c.tls_client_cert_file == "/c.crt");
+  CHECK(c.tls_client_key_file == "/c.key");
+  CHECK(c.tls_client_key_file_pass == "pw");
+  CHECK(GetOne(c, "tls-client-cert-file") == "/c.crt");
 }
 
 TEST_CASE("TLS directives refuse bad values with Redis's texts") {
@@ -75,8 +83,11 @@ TEST_CASE("TLS directives refuse bad values with Redis's texts") {
         "argument must be between 0 and 2147483647 inclusive");
   CHECK(ParseConfigText("tls-port 65536\n", "t.conf", &c).message().find(
             "argument must be between 0 and 65535 inclusive") != std::string::npos);
-  // Listeners open once, as for `port`.
-  CHECK(ConfigSetAtRuntime(&c, "tls-port", "6380").message() == "can't set immutable config");
+  // tls-port moves at run time, as in Redis (the server opens the new
+  // listener); http-tls is fixed at start.
+  CHECK(ConfigSetAtRuntime(&c, "tls-port", "6380").ok());
+  CHECK(c.tls_port == 6380);
+  c.tls_port = 0;
   CHECK(ConfigSetAtRuntime(&c, "http-tls", "yes").message() == "can't set immutable config");
   // The file settings change at run time (the server reloads its context).
   CHECK(ConfigSetAtRuntime(&c, "tls-cert-file", "/x.crt").ok());
