@@ -1020,9 +1020,9 @@ client_run() {
   rcpu_us=$(awk -v a="$rcpu0" -v b="$(cpu_ticks "${PID[$rside]}")" -v hz="$CLK_TCK" -v n="$n" \
     'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
   R[$name,$side]+="$rps " R[cpu:$name,$side]+="$cpu_us " R[rcpu:$name,$side]+="$rcpu_us "
-  printf '  round %-5s %-5s %-12s %10s rps   p50 %s ms  p99 %s ms  server cpu %s us/req  replica %s us/req\n' \
+  printf '  round %-5s %-5s %-12s %10s rps   p50 %s ms  p99 %s ms  server cpu %s us/req  replica %s us/req%s\n' \
     "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$(kv "$out" p50_ms)" "$(kv "$out" p99_ms)" \
-    "$cpu_us" "$rcpu_us"
+    "$cpu_us" "$rcpu_us" "${then:+  (least $then reply: $(kv "$out" then_min))}"
 }
 
 # repl_bench_run: bench_run, plus the replica's CPU per request.

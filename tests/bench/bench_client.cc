@@ -120,7 +120,8 @@ int RunBatches(std::map<std::string, std::string>& opt) {
     Die("batches needs --port, --conns, --requests, --cmd (positive)");
   }
   long then_want = 0;
-  if (then.size() >= 2 && strcasecmp(then[0].c_str(), "WAIT") == 0) then_want = std::atol(then[1].c_str());
+  if (then.size() >= 2 && strcasecmp(then[0].c_str(), "WAIT") == 0)
+    then_want = std::atol(then[1].c_str());
   std::string then_resp = then.empty() ? "" : Resp(then);
   int per_batch = depth + (then.empty() ? 0 : 1);
 
@@ -200,7 +201,8 @@ int RunBatches(std::map<std::string, std::string>& opt) {
         freeReplyObject(reply);
         if (--c.pending == 0) {
           ++batches_done;
-          lat_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - c.sent).count());
+          lat_ms.push_back(
+              std::chrono::duration<double, std::milli>(Clock::now() - c.sent).count());
           if (batches_sent < batches_total) send(c);
         } else if (c.pending < 0) {
           Die("more replies than requests");
@@ -210,10 +212,12 @@ int RunBatches(std::map<std::string, std::string>& opt) {
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::sort(lat_ms.begin(), lat_ms.end());
-  auto pct = [&](double p) { return lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(p * lat_ms.size()))]; };
+  auto pct = [&](double p) {
+    return lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(p * lat_ms.size()))];
+  };
   long done_requests = batches_done * depth;
-  std::printf("requests=%ld\nsecs=%.3f\nrps=%.0f\np50_ms=%.3f\np99_ms=%.3f\nthen_min=%ld\n", done_requests,
-              secs, done_requests / secs, pct(0.50), pct(0.99), then_min);
+  std::printf("requests=%ld\nsecs=%.3f\nrps=%.0f\np50_ms=%.3f\np99_ms=%.3f\nthen_min=%ld\n",
+              done_requests, secs, done_requests / secs, pct(0.50), pct(0.99), then_min);
   for (Conn& c : cs) {
     redisReaderFree(c.reader);
     close(c.fd);
@@ -226,7 +230,8 @@ int RunHandshakes(std::map<std::string, std::string>& opt) {
   int port = std::atoi(opt["port"].c_str());
   int workers = std::max(1, std::atoi(opt["workers"].c_str()));
   double seconds = std::atof(opt["seconds"].c_str());
-  if (port <= 0 || seconds <= 0 || opt["cacert"].empty()) Die("handshakes needs --port, --cacert, --seconds");
+  if (port <= 0 || seconds <= 0 || opt["cacert"].empty())
+    Die("handshakes needs --port, --cacert, --seconds");
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr || SSL_CTX_load_verify_locations(ctx, opt["cacert"].c_str(), nullptr) != 1) {
     Die("cannot load " + opt["cacert"]);
