@@ -71,6 +71,7 @@ CHECK_AOF   := $(BUILD)/lockd-check-aof
 UNIT_TESTS  := $(BUILD)/unit-tests
 INTEG_TESTS := $(BUILD)/integration-tests
 ENGINE_BENCH := $(BUILD)/engine-bench
+BENCH_CLIENT := $(BUILD)/bench-client
 
 # The abuse clients (tests/abuse/): a binary of their own, beside the
 # integration tests and on the same harness, so that their minutes run under
@@ -101,7 +102,7 @@ test: deps
 	@scripts/run-tests.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all $(ENGINE_BENCH)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(ENGINE_BENCH) $(BENCH_CLIENT)
 	@scripts/bench.sh
 
 tests: $(UNIT_TESTS) $(INTEG_TESTS) $(ABUSE_TESTS)
@@ -126,6 +127,11 @@ $(INTEG_TESTS): $(INTEG_OBJS)
 
 $(ENGINE_BENCH): $(BUILD)/tests/bench/engine_bench.o $(BUILD)/liblockd.a
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The bench's own load client (batches with WAIT, TLS handshakes): hiredis's
+# reply parser and OpenSSL, nothing of lockd's.
+$(BENCH_CLIENT): $(BUILD)/tests/bench/bench_client.o
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ -lhiredis -lssl -lcrypto -lpthread
 
 # ---- Linearizability checker (tests/lincheck/): real histories from the
 # server, checked against the contract's lock model. `make test` runs a short

@@ -32,17 +32,22 @@
 #                           connections, and leases expiring at once
 #   BENCH_HTTP_SECONDS=5  BENCH_HTTP_CLIENTS=16   the HTTP section's wrk run length (RESP
 #                           runs 10000 requests per second of it) and connections on each side
-#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover
+#   BENCH_ONLY=rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,repl,tls,acl,failover
 #                           a subset
 #                           of the sections (BENCH_ONLY=stalls: only the stalls; redlock: the
 #                           commands Redis lock clients send, SET NX PX and EVALSHA, to both;
 #                           failover: SIGKILL of a primary under redis-sentinel, see the end)
+#   BENCH_TLS_SECONDS=5  BENCH_TLS_WORKERS=4   the TLS handshake runs: length, and
+#                           client threads each connecting, handshaking, PING, closing
+#   BENCH_ACL_USERS=100     ACL users created before the ACL section's runs
 #   BENCH_FAILOVER_ROUNDS=3 rounds of the failover section (1 with BENCH_QUICK)
 #   BENCH_PIN=0             1: servers on CPU 1, clients on CPU 0 (taskset)
 #   BENCH_SELFTEST=0        1: a second redis-server stands in for lockd (tests this script)
 #   BENCH_KEEP=0            1: keep the temporary directory (server logs) afterwards
 #   LOCKD_BIN_DIR=$BUILD    where lockd's binaries are (make exports BUILD: build, build/clang, ...)
 #   LOCKD_SERVER=$LOCKD_BIN_DIR/lockd-server  ENGINE_BENCH=$LOCKD_BIN_DIR/engine-bench
+#   BENCH_CLIENT=$LOCKD_BIN_DIR/bench-client  (tests/bench/bench_client.cc: the repl
+#                           section's WAIT batches, the tls section's handshakes)
 #   REDIS_SERVER=redis-server
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,13 +96,17 @@ ST_GARBAGE=${BENCH_STALL_GARBAGE:-$d_st_garbage}
 ST_EXPIRE=${BENCH_STALL_EXPIRE:-$d_st_expire}
 HTTP_SECONDS=${BENCH_HTTP_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
 HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-16}
-ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover}
+TLS_SECONDS=${BENCH_TLS_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
+TLS_WORKERS=${BENCH_TLS_WORKERS:-4}
+ACL_USERS=${BENCH_ACL_USERS:-100}
+ONLY=${BENCH_ONLY:-rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,repl,tls,acl,failover}
 PIN=${BENCH_PIN:-0}
 SELFTEST=${BENCH_SELFTEST:-0}
 KEEP=${BENCH_KEEP:-0}
 LOCKD_BIN_DIR=${LOCKD_BIN_DIR:-$ROOT/${BUILD:-build}}
 LOCKD_SERVER=${LOCKD_SERVER:-$LOCKD_BIN_DIR/lockd-server}
 ENGINE_BENCH=${ENGINE_BENCH:-$LOCKD_BIN_DIR/engine-bench}
+BENCH_CLIENT=${BENCH_CLIENT:-$LOCKD_BIN_DIR/bench-client}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 HOLDER=holder-0123456789
 
@@ -106,13 +115,14 @@ section() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 for v in ROUNDS AOF_ROUNDS REQUESTS REQUESTS_P16 CLIENTS PIPELINE KEYSPACE TTL LOCKS EXPIRE_LOCKS \
     REWRITE_LOCKS ST_CONNS ST_COMMANDS ST_BYTES ST_LOCKS ST_KEY_BYTES \
-    ST_SLOW ST_HOGS ST_WAITERS ST_GARBAGE ST_EXPIRE HTTP_SECONDS HTTP_CLIENTS; do
+    ST_SLOW ST_HOGS ST_WAITERS ST_GARBAGE ST_EXPIRE HTTP_SECONDS HTTP_CLIENTS TLS_SECONDS TLS_WORKERS \
+    ACL_USERS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
 done
 [[ $REDIS_PREAMBLE =~ ^(yes|no)$ ]] || die "BENCH_REDIS_PREAMBLE must be yes or no (got '$REDIS_PREAMBLE')"
 for s in ${ONLY//,/ }; do
-  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover, == *",$s,"* ]] ||
-    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,failover)"
+  [[ ,rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,repl,tls,acl,failover, == *",$s,"* ]] ||
+    die "BENCH_ONLY: unknown section '$s' (rps,redlock,aof,everysec,memory,expire,aofload,rewrite,stalls,engine,http,observers,repl,tls,acl,failover)"
 done
 [ -x "$PY" ] || die "$PY not found (scripts/install-deps.sh installs python3)"
 for tool in redis-benchmark redis-cli "$REDIS_SERVER" taskset; do
@@ -177,7 +187,8 @@ run() {
 kv() { sed -n "s/^$2=//p" "$1" | tail -1; }
 
 # The command family a side speaks: lockd's LOCK.* or Redis's SET.
-kind_of() { if [ "$1" = lockd ] && [ "$SELFTEST" != 1 ]; then echo lockd; else echo redis; fi; }
+# (lockd-replica, a replica's side in the repl section, is lockd too.)
+kind_of() { if [[ $1 == lockd || $1 == lockd-* ]] && [ "$SELFTEST" != 1 ]; then echo lockd; else echo redis; fi; }
 
 # start_server SIDE DIR [--directive value ...]: starts lockd or redis-server
 # on a free port with its files in DIR and waits for PONG. Sets PORT[SIDE],
@@ -956,6 +967,254 @@ if section observers && [ "$SELFTEST" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------
+# 9. Replication: LOCK.ACQUIRE on a primary with one replica attached
+# (REPLICAOF), beside redis-server with one redis replica running SET NX PX.
+# Async: min-replicas-to-write 0 on lockd, plain redis, both driven by
+# redis-benchmark. Synchronous: lockd with min-replicas-to-write 1 and
+# lock-replica-ack always (no reply leaves before the replica acknowledged
+# the change) beside Redis's closest equivalent, the writes followed by
+# `WAIT 1 0` in the same round trip. redis-benchmark sends one command per
+# request, so both sides of the synchronous rows run bench-client (one
+# thread, $CLIENTS connections, one batch in flight per connection): lockd a
+# batch of LOCK.ACQUIREs, Redis the same batch of SETs plus one WAIT.
+# (WAIT inside MULTI/EXEC would not do: Redis does not block there, it
+# answers at once with the replicas that already acknowledged.) Each run's
+# CPU is read for both the primary and its replica; before measuring, the
+# replica must be linked and caught up (INFO replication), and after it, its
+# offset must reach the primary's.
+
+# info_field SIDE SECTION FIELD: one field of INFO SECTION.
+info_field() { cli "$1" INFO "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
+
+# repl_wait_caught_up PRIMARY REPLICA: waits (up to 30 s) until the replica's
+# link is up and its offset equals the primary's; prints both offsets.
+repl_wait_caught_up() {
+  local p=$1 rp=$2 want got link
+  for _ in $(seq 300); do
+    link=$(info_field "$rp" replication master_link_status)
+    want=$(info_field "$p" replication master_repl_offset)
+    got=$(info_field "$rp" replication slave_repl_offset)
+    if [ "$link" = up ] && [ -n "$want" ] && [ "$want" = "$got" ]; then
+      echo "$want"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "$rp did not catch up with $p: link '$link', offsets primary '$want' replica '$got'"
+}
+
+# client_run SIDE NAME ROUND REQUESTS DEPTH CMD [THEN]: one bench-client run
+# recorded as bench_run records a redis-benchmark run, plus the CPU of the
+# side's replica (SIDE-replica) per request.
+client_run() {
+  local side=$1 name=$2 round=$3 n=$4 depth=$5 bc_cmd=$6 then=${7:-}
+  local out="$TMP/bc.out" cpu0 rcpu0 rside=$1-replica
+  local args=(batches --port "${PORT[$side]}" --conns "$CLIENTS" --requests "$n" --pipeline "$depth"
+              --keyspace "$KEYSPACE" --cmd "$bc_cmd")
+  [ -n "$then" ] && args+=(--then "$then")
+  cpu0=$(cpu_ticks "${PID[$side]}") rcpu0=$(cpu_ticks "${PID[$rside]}")
+  run "$out" "${PIN_CLIENT[@]}" "$BENCH_CLIENT" "${args[@]}" ||
+    { cat "$out" "$out.err" >&2; die "bench-client against $side failed: $bc_cmd ${then:+/ $then}"; }
+  local rps cpu_us rcpu_us
+  rps=$(kv "$out" rps)
+  cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "${PID[$side]}")" -v hz="$CLK_TCK" -v n="$n" \
+    'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+  rcpu_us=$(awk -v a="$rcpu0" -v b="$(cpu_ticks "${PID[$rside]}")" -v hz="$CLK_TCK" -v n="$n" \
+    'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+  R[$name,$side]+="$rps " R[cpu:$name,$side]+="$cpu_us " R[rcpu:$name,$side]+="$rcpu_us "
+  printf '  round %-5s %-5s %-12s %10s rps   p50 %s ms  p99 %s ms  server cpu %s us/req  replica %s us/req%s\n' \
+    "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$(kv "$out" p50_ms)" "$(kv "$out" p99_ms)" \
+    "$cpu_us" "$rcpu_us" "${then:+  (least $then reply: $(kv "$out" then_min))}"
+}
+
+# repl_bench_run: bench_run, plus the replica's CPU per request.
+repl_bench_run() {
+  local side=$1 name=$2 n=$4 rside=$1-replica rcpu0
+  rcpu0=$(cpu_ticks "${PID[$rside]}")
+  bench_run "$@"
+  local rcpu_us
+  rcpu_us=$(awk -v a="$rcpu0" -v b="$(cpu_ticks "${PID[$rside]}")" -v hz="$CLK_TCK" -v n="$n" \
+    'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+  R[rcpu:$name,$side]+="$rcpu_us "
+  printf '%42s replica cpu %s us/req\n' "" "$rcpu_us"
+}
+
+if section repl && [ "$SELFTEST" != 1 ]; then
+  echo
+  echo "== 9. replication, one replica attached: LOCK.ACQUIRE vs SET NX PX (random keys, ttl 600000 ms); log off"
+  [ -x "$BENCH_CLIENT" ] || die "$BENCH_CLIENT not built (make bench builds it)"
+  # Leases that outlive the round (10 min instead of BENCH_TTL): the key
+  # counts of primary and replica are compared at the end, and must not be
+  # caught while leases expire on one before the other.
+  saved_ttl=$TTL TTL=600000
+  for round in $(seq "$ROUNDS"); do
+    rr="$round/$ROUNDS"
+    for side in lockd redis; do
+      start_server "$side" "$TMP/repl-$side-$round" --appendonly no
+      start_server "$side-replica" "$TMP/repl-$side-replica-$round" --appendonly no
+      [ "$(cli "$side-replica" REPLICAOF 127.0.0.1 "${PORT[$side]}")" = OK ] ||
+        die "$side-replica refused REPLICAOF"
+      off=$(repl_wait_caught_up "$side" "$side-replica")
+      [ "$(info_field "$side" replication connected_slaves)" = 1 ] ||
+        die "$side does not count its replica (connected_slaves)"
+      check_acquire "$side"
+      off=$(repl_wait_caught_up "$side" "$side-replica")
+      echo "  round $rr $side: replica linked and caught up at offset $off"
+    done
+    # Each test runs against lockd, then redis, so both see the same moment
+    # of this shared machine.
+    for side in lockd redis; do
+      # shellcheck disable=SC2046
+      repl_bench_run "$side" repl-P1 "$rr" "$REQUESTS" 1 $(acquire_cmd "$side" "repl:a1:")
+    done
+    for side in lockd redis; do
+      # shellcheck disable=SC2046
+      repl_bench_run "$side" repl-PN "$rr" "$REQUESTS_P16" "$PIPELINE" $(acquire_cmd "$side" "repl:a16:")
+    done
+    for d in "min-replicas-to-write 1" "lock-replica-ack always"; do
+      # shellcheck disable=SC2086
+      [ "$(cli lockd CONFIG SET $d)" = OK ] || die "lockd refused CONFIG SET $d"
+    done
+    client_run lockd sync-P1 "$rr" "$REQUESTS" 1 "$(acquire_cmd lockd repl:s1:)"
+    client_run redis sync-P1 "$rr" "$REQUESTS" 1 "$(acquire_cmd redis repl:s1:)" "WAIT 1 0"
+    client_run lockd sync-PN "$rr" "$REQUESTS_P16" "$PIPELINE" "$(acquire_cmd lockd repl:s16:)"
+    client_run redis sync-PN "$rr" "$REQUESTS_P16" "$PIPELINE" "$(acquire_cmd redis repl:s16:)" "WAIT 1 0"
+    for side in lockd redis; do
+      # The replica received every write: its offset reaches the primary's,
+      # and it holds as many keys.
+      off=$(repl_wait_caught_up "$side" "$side-replica")
+      keys=$(cli "$side" DBSIZE) rkeys=$(cli "$side-replica" DBSIZE)
+      echo "  round $rr $side: after the runs, replica at offset $off (= primary's), keys primary $keys replica $rkeys"
+      [ "$keys" = "$rkeys" ] || die "$side-replica holds $rkeys keys, its primary $keys"
+      stop_server "$side-replica"
+      stop_server "$side"
+    done
+  done
+  TTL=$saved_ttl
+fi
+
+# ---------------------------------------------------------------------------
+# 10. TLS: LOCK.ACQUIRE vs SET NX PX over TLS (tls-port, a P-256 certificate
+# made here, no client certificates: tls-auth-clients no on both), and new
+# TLS connections per second: bench-client's workers each connect, complete
+# a full handshake (no session resumption), PING, read +PONG and close.
+
+if section tls && [ "$SELFTEST" != 1 ]; then
+  echo
+  echo "== 10. TLS: LOCK.ACQUIRE vs SET NX PX over TLS, P1 and P$PIPELINE; new connections per second; log off"
+  [ -x "$BENCH_CLIENT" ] || die "$BENCH_CLIENT not built (make bench builds it)"
+  command -v openssl >/dev/null || die "openssl not found"
+  tls_dir="$TMP/tls-certs"
+  mkdir -p "$tls_dir"
+  (
+    cd "$tls_dir"
+    k="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    # shellcheck disable=SC2086
+    openssl req -x509 $k -keyout ca.key -out ca.crt -days 2 -subj /CN=lockd-bench-ca
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' >san.ext
+    # shellcheck disable=SC2086
+    openssl req $k -keyout server.key -out server.csr -subj /CN=localhost
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 \
+      -extfile san.ext
+  ) >"$TMP/tls-certs.log" 2>&1 || { cat "$TMP/tls-certs.log" >&2; die "openssl could not make the certificates"; }
+  tls_args=(--tls-cert-file "$tls_dir/server.crt" --tls-key-file "$tls_dir/server.key"
+            --tls-ca-cert-file "$tls_dir/ca.crt" --tls-auth-clients no)
+  declare -A TLS_PORT=()
+  for round in $(seq "$ROUNDS"); do
+    for side in lockd redis; do
+      TLS_PORT[$side]=$("$PY" "$HELPER" ports 1) || die "no free port"
+      start_server "$side" "$TMP/tls-$side-$round" --appendonly no --tls-port "${TLS_PORT[$side]}" \
+        "${tls_args[@]}"
+      check_acquire "$side"
+    done
+    rr="$round/$ROUNDS"
+    for side in lockd redis; do
+      tls_rb=(-p "${TLS_PORT[$side]}" --tls --cacert "$tls_dir/ca.crt")
+      # shellcheck disable=SC2046
+      bench_run "$side" tls-P1 "$rr" "$REQUESTS" 1 "${tls_rb[@]}" $(acquire_cmd "$side" "tls:p1:")
+    done
+    for side in lockd redis; do
+      tls_rb=(-p "${TLS_PORT[$side]}" --tls --cacert "$tls_dir/ca.crt")
+      # shellcheck disable=SC2046
+      bench_run "$side" tls-PN "$rr" "$REQUESTS_P16" "$PIPELINE" "${tls_rb[@]}" \
+        $(acquire_cmd "$side" "tls:p16:")
+    done
+    for side in lockd redis; do
+      out="$TMP/tls-hs.out"
+      cpu0=$(cpu_ticks "${PID[$side]}")
+      run "$out" "${PIN_CLIENT[@]}" "$BENCH_CLIENT" handshakes --port "${TLS_PORT[$side]}" \
+        --cacert "$tls_dir/ca.crt" --workers "$TLS_WORKERS" --seconds "$TLS_SECONDS" ||
+        { cat "$out" "$out.err" >&2; die "TLS handshakes against $side failed"; }
+      hs=$(kv "$out" handshakes) hs_rps=$(kv "$out" rps)
+      [ "${hs:-0}" -gt 0 ] || die "no TLS handshake completed against $side"
+      cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "${PID[$side]}")" -v hz="$CLK_TCK" -v n="$hs" \
+        'BEGIN {printf "%.2f", (b - a) * 1e6 / hz / n}')
+      R[tls-hs,$side]+="$hs_rps " R[cpu:tls-hs,$side]+="$cpu_us "
+      printf '  round %-5s %-5s %-8s %10s conn/s   (%s handshakes, %s workers)  server cpu %s us/conn\n' \
+        "$rr" "$side" handshake "$hs_rps" "$hs" "$TLS_WORKERS" "$cpu_us"
+    done
+    for side in lockd redis; do stop_server "$side"; done
+  done
+fi
+
+# ---------------------------------------------------------------------------
+# 11. ACL: what checking a user's rules costs. Each server gets
+# $ACL_USERS users (u<i>: password pass<i>, keys ~seat:<i>:*, read-only
+# %R~view:*, the lock commands and @read; on redis-server, whose categories
+# have no @lock, @write and @read), then runs the same LOCK.ACQUIRE / SET NX
+# PX load as the default user (no rules: every command, every key) and as
+# u7 on keys seat:7:... that its pattern allows. The user runs and the
+# default runs alternate (their order flips each round).
+
+if section acl && [ "$SELFTEST" != 1 ]; then
+  echo
+  echo "== 11. ACL: LOCK.ACQUIRE / SET NX PX as a user with key patterns ($ACL_USERS users) vs the default user; log off"
+  acl_user=u7
+  for round in $(seq "$ROUNDS"); do
+    rr="$round/$ROUNDS"
+    for side in lockd redis; do
+      start_server "$side" "$TMP/acl-$side-$round" --appendonly no
+      check_acquire "$side"
+      cats="+@lock +@read"
+      [ "$(kind_of "$side")" = redis ] && cats="+@write +@read"
+      for i in $(seq 0 $((ACL_USERS - 1))); do
+        echo "ACL SETUSER u$i on >pass$i ~seat:$i:* %R~view:* $cats"
+      done >"$TMP/acl-users.txt"
+      cli "$side" <"$TMP/acl-users.txt" >"$TMP/acl-users.out" 2>&1
+      n_ok=$(grep -c '^OK$' "$TMP/acl-users.out" || true)
+      [ "$n_ok" = "$ACL_USERS" ] ||
+        die "$side: ACL SETUSER answered $(grep -v '^OK$' "$TMP/acl-users.out" | head -1)"
+      n_users=$(cli "$side" ACL USERS | wc -l)
+      [ "$n_users" = $((ACL_USERS + 1)) ] || die "$side lists $n_users users, not $((ACL_USERS + 1))"
+      # The user may lock its own seats, and only those.
+      # shellcheck disable=SC2046
+      reply=$(cli "$side" --user "$acl_user" --pass "pass7" $(acquire_cmd "$side" "seat:7:check" |
+              sed 's/__rand_int__//') 2>/dev/null)
+      [[ $reply =~ ^([0-9]+|OK)$ ]] || die "$side: $acl_user cannot lock seat:7:check ('$reply')"
+      # shellcheck disable=SC2046
+      reply=$(cli "$side" --user "$acl_user" --pass "pass7" $(acquire_cmd "$side" "seat:8:check" |
+              sed 's/__rand_int__//') 2>/dev/null)
+      [[ $reply == NOPERM* ]] || die "$side: $acl_user may lock seat:8:check ('$reply')"
+    done
+    if [ $((round % 2)) = 1 ]; then acl_order="def user"; else acl_order="user def"; fi
+    for p in P1 PN; do
+      n=$REQUESTS depth=1
+      [ $p = PN ] && n=$REQUESTS_P16 depth=$PIPELINE
+      for side in lockd redis; do
+        for who in $acl_order; do
+          auth=()
+          [ "$who" = user ] && auth=(--user "$acl_user" -a pass7)
+          # shellcheck disable=SC2046
+          bench_run "$side" "acl-$who-$p" "$rr" "$n" "$depth" "${auth[@]}" \
+            $(acquire_cmd "$side" "seat:7:$who:$p:")
+        done
+      done
+    done
+    for side in lockd redis; do stop_server "$side"; done
+  done
+fi
+
+# ---------------------------------------------------------------------------
 # Summary.
 
 # row NAME LOCKD REDIS UNIT DECIMALS [TARGET-OP TARGET [TARGET-ON [TARGET-TEXT]]]
@@ -1092,6 +1351,46 @@ if section observers && [ -n "${R[obs-none,lockd]:-}" ]; then
   row "  server CPU per request" "$(med cpu:obs-monitor,lockd)" "$(med cpu:obs-none,lockd)" us 2
   row "  redis-server: SET NX PX with/without MONITOR" "$(med obs-monitor,redis)" "$(med obs-none,redis)" \
     rps 0
+fi
+if section repl && [ -n "${R[repl-P1,lockd]:-}" ]; then
+  echo "  (replication rows: one replica attached on each side; \"sync\" rows run bench-client, one batch in flight"
+  echo "   per connection: lockd with min-replicas-to-write 1 + lock-replica-ack always, Redis with each batch's"
+  echo "   SETs followed by WAIT 1 0 in the same write; P$PIPELINE: 16 writes then one WAIT)"
+  row "repl async: LOCK.ACQUIRE vs SET NX PX (P1)" "$(med repl-P1,lockd)" "$(med repl-P1,redis)" rps 0
+  row "  server CPU per request (P1)" "$(med cpu:repl-P1,lockd)" "$(med cpu:repl-P1,redis)" us 2
+  row "  replica CPU per request (P1)" "$(med rcpu:repl-P1,lockd)" "$(med rcpu:repl-P1,redis)" us 2
+  row "repl async (P$PIPELINE)" "$(med repl-PN,lockd)" "$(med repl-PN,redis)" rps 0
+  row "  replica CPU per request (P$PIPELINE)" "$(med rcpu:repl-PN,lockd)" "$(med rcpu:repl-PN,redis)" us 2
+  row "repl sync: always vs SET NX PX+WAIT 1 0 (P1)" "$(med sync-P1,lockd)" "$(med sync-P1,redis)" rps 0
+  row "  server CPU per request (P1)" "$(med cpu:sync-P1,lockd)" "$(med cpu:sync-P1,redis)" us 2
+  row "  replica CPU per request (P1)" "$(med rcpu:sync-P1,lockd)" "$(med rcpu:sync-P1,redis)" us 2
+  row "repl sync: always vs 16 SET+WAIT (P$PIPELINE)" "$(med sync-PN,lockd)" "$(med sync-PN,redis)" rps 0
+  row "  replica CPU per request (P$PIPELINE)" "$(med rcpu:sync-PN,lockd)" "$(med rcpu:sync-PN,redis)" us 2
+fi
+if section tls && [ -n "${R[tls-P1,lockd]:-}" ]; then
+  row "TLS: LOCK.ACQUIRE vs SET NX PX (P1)" "$(med tls-P1,lockd)" "$(med tls-P1,redis)" rps 0
+  row "  server CPU per request, TLS (P1)" "$(med cpu:tls-P1,lockd)" "$(med cpu:tls-P1,redis)" us 2 \
+    "<=" 0.85
+  row "TLS: LOCK.ACQUIRE vs SET NX PX (P$PIPELINE)" "$(med tls-PN,lockd)" "$(med tls-PN,redis)" rps 0 \
+    ">=" 1.3
+  row "  server CPU per request, TLS (P$PIPELINE)" "$(med cpu:tls-PN,lockd)" "$(med cpu:tls-PN,redis)" us 2
+  row "TLS new connections (handshake+PING)" "$(med tls-hs,lockd)" "$(med tls-hs,redis)" conn/s 0
+  row "  server CPU per new connection" "$(med cpu:tls-hs,lockd)" "$(med cpu:tls-hs,redis)" us 2
+fi
+if section acl && [ -n "${R[acl-def-P1,lockd]:-}" ]; then
+  echo "  (ACL rows: the \"redis\" column is the same server as the default user, so the ratio is what the check costs;"
+  echo "   $ACL_USERS users, the runs as u7 on keys seat:7:...)"
+  row "lockd: LOCK.ACQUIRE as u7 vs default (P1)" "$(med acl-user-P1,lockd)" "$(med acl-def-P1,lockd)" rps 0 \
+    ">=" 0.95
+  row "  server CPU per request (P1)" "$(med cpu:acl-user-P1,lockd)" "$(med cpu:acl-def-P1,lockd)" us 2 \
+    "<=" 1.05
+  row "lockd: LOCK.ACQUIRE as u7 vs default (P$PIPELINE)" "$(med acl-user-PN,lockd)" "$(med acl-def-PN,lockd)" \
+    rps 0 ">=" 0.95
+  row "  server CPU per request (P$PIPELINE)" "$(med cpu:acl-user-PN,lockd)" "$(med cpu:acl-def-PN,lockd)" us 2
+  row "redis-server: SET NX PX as u7 vs default (P1)" "$(med acl-user-P1,redis)" "$(med acl-def-P1,redis)" rps 0
+  row "  server CPU per request (P1)" "$(med cpu:acl-user-P1,redis)" "$(med cpu:acl-def-P1,redis)" us 2
+  row "redis-server: as u7 vs default (P$PIPELINE)" "$(med acl-user-PN,redis)" "$(med acl-def-PN,redis)" rps 0
+  row "  server CPU per request (P$PIPELINE)" "$(med cpu:acl-user-PN,redis)" "$(med cpu:acl-def-PN,redis)" us 2
 fi
 if [ $AOF_OK != 1 ] && { section aof || section everysec || section aofload || section rewrite ||
     section stalls; }; then
