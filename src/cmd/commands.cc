@@ -520,6 +520,7 @@ void Commands::ConfigChanged() {
   engine_->set_max_waiters_per_key(static_cast<uint32_t>(config_->lock_max_waiters));
   notifier_->set_flags(ParseNotifyFlags(NotifyKeyspaceEvents(*config_)));
   LoadOpsConfig();
+  replication_->LoadConfig();
 }
 
 }  // namespace lockd

@@ -48,6 +48,12 @@ ReplicationSource::ReplicationSource(const Config* config, ServerHooks* server,
       replid_(NewReplicationId()),
       replid2_(40, '0') {
   durability_->set_tap(this);
+  LoadConfig();
+}
+
+void ReplicationSource::LoadConfig() {
+  min_replicas_to_write_ = CompatInt(*config_, "min-replicas-to-write", 0);
+  min_replicas_max_lag_ = CompatInt(*config_, "min-replicas-max-lag", 10);
 }
 
 size_t ReplicationSource::BacklogSize() const {
@@ -61,7 +67,7 @@ void ReplicationSource::EnsureBacklog() {
 // ---- The stream ----
 
 void ReplicationSource::OnRecords(std::string_view records, const aof::CommitFacts& facts) {
-  ack_quorum_ = std::max<int64_t>(CompatInt(*config_, "min-replicas-to-write", 0), 0);
+  ack_quorum_ = std::max<int64_t>(min_replicas_to_write_, 0);
   reply_ack_offset_ = 0;
   // A replica's log receives its primary's records, which reach this
   // node's backlog as received (FeedFromPrimary), not from here.
@@ -441,7 +447,7 @@ void ReplicationSource::SessionClosed(Session& session) {
 }
 
 int ReplicationSource::GoodReplicas(MonoTime now) const {
-  int64_t max_lag = CompatInt(*config_, "min-replicas-max-lag", 10);
+  int64_t max_lag = min_replicas_max_lag_;
   int n = 0;
   for (const Replica& r : replicas_) {
     if (r.online && (now.us - r.last_ack.us) / 1'000'000 <= max_lag) ++n;
@@ -451,10 +457,8 @@ int ReplicationSource::GoodReplicas(MonoTime now) const {
 
 bool ReplicationSource::TooFewGoodReplicas(MonoTime now) const {
   if (is_replica()) return false;
-  int64_t to_write = CompatInt(*config_, "min-replicas-to-write", 0);
-  int64_t max_lag = CompatInt(*config_, "min-replicas-max-lag", 10);
-  if (to_write <= 0 || max_lag <= 0) return false;
-  return GoodReplicas(now) < to_write;
+  if (min_replicas_to_write_ <= 0 || min_replicas_max_lag_ <= 0) return false;
+  return GoodReplicas(now) < min_replicas_to_write_;
 }
 
 void ReplicationSource::Cron(MonoTime now) {

@@ -119,6 +119,9 @@ class ReplicationSource final : public aof::RecordTap {
   void Wait(CommandContext& ctx);
   // min-replicas-to-write: whether writes are refused for want of replicas.
   bool TooFewGoodReplicas(MonoTime now) const;
+  // Re-reads min-replicas-to-write and min-replicas-max-lag, which every
+  // write consults (at start, and after each CONFIG SET).
+  void LoadConfig();
   void SessionClosed(Session& session);
   // Called a few times a second: WAIT timeouts, the stream's PING, asking
   // replicas for acks.
@@ -187,6 +190,10 @@ class ReplicationSource final : public aof::RecordTap {
   // min-replicas-to-write as of the last Commit (CONFIG SET may change it;
   // lowering it to 0 releases every reply that waits for acks).
   int64_t ack_quorum_ = 0;
+  // LoadConfig's values: the directives are strings in Config::compat, too
+  // slow to look up per command.
+  int64_t min_replicas_to_write_ = 0;
+  int64_t min_replicas_max_lag_ = 10;
   uint64_t reply_ack_offset_ = 0;
   // Reservations streamed (or sent in a snapshot) and not yet acknowledged
   // by the quorum, in offset order; and the latest acknowledged one, below
