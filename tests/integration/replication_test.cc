@@ -21,40 +21,11 @@
 #include <vector>
 
 #include "harness.h"
+#include "replication_util.h"
 #include "parity.h"
 
 namespace lockd_test {
 namespace {
-
-std::string Addr(int port) { return "127.0.0.1 " + std::to_string(port); }
-
-std::unique_ptr<TestServer> StartNode(const std::string& dir, std::vector<std::string> extra = {}) {
-  ServerOptions options;
-  options.dir = dir;
-  options.appendonly = true;
-  options.extra = std::move(extra);
-  auto srv = std::make_unique<TestServer>(options);
-  REQUIRE_MESSAGE(srv->started(), srv->start_error());
-  return srv;
-}
-
-std::unique_ptr<TestServer> StartReplica(const std::string& dir, int primary_port,
-                                         std::vector<std::string> extra = {}) {
-  extra.insert(extra.begin(), {"--replicaof", Addr(primary_port)});
-  return StartNode(dir, std::move(extra));
-}
-
-// Waits until the replica's link is up and it processed everything the
-// primary streamed so far.
-bool CaughtUp(const TestServer& primary, const TestServer& replica, int timeout_ms = 10000) {
-  return WaitFor(
-      [&] {
-        if (replica.Info("replication", "master_link_status") != "up") return false;
-        std::string want = primary.Info("replication", "master_repl_offset");
-        return !want.empty() && replica.Info("replication", "slave_repl_offset") == want;
-      },
-      timeout_ms, 20);
-}
 
 // Every key with its holder and token, as LOCK.INFO shows them.
 std::map<std::string, std::string> State(Client& c) {

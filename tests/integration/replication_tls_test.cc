@@ -23,79 +23,19 @@
 #include <vector>
 
 #include "harness.h"
+#include "replication_util.h"
+#include "test_certs.h"
 
 namespace lockd_test {
 namespace {
 
-// The certificates, made once per test run in a temporary directory: a CA,
-// a server and a client certificate it signed, and another CA with a
-// certificate of its own.
-struct Certs {
-  std::string dir;
-  std::string ca, other_ca, server_crt, server_key, client_crt, client_key;
-  std::string stranger_crt, stranger_key;
-  bool ok = false;
-};
-
-const Certs& TestCerts() {
-  static const Certs certs = [] {
-    Certs c;
-    char tmpl[] = "/tmp/lockd-repltls-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return c;
-    c.dir = tmpl;
-    const std::string script = "cd " + c.dir +
-                               " && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
-                               " && openssl req -x509 $K -keyout ca.key -out ca.crt -days 30"
-                               "    -subj /CN=lockd-test-ca"
-                               " && openssl req -x509 $K -keyout other-ca.key -out other-ca.crt"
-                               "    -days 30 -subj /CN=other-ca"
-                               " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
-                               " && sign() { openssl req $K -keyout $1.key -out $1.csr -subj /CN=$1"
-                               "    && openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key"
-                               "       -CAcreateserial -out $1.crt -days 30 $3; }"
-                               " && sign server ca '-extfile san.ext'"
-                               " && sign client ca ''"
-                               " && sign stranger other-ca ''";
-    if (std::system(("(" + script + ") >" + c.dir + "/openssl.log 2>&1").c_str()) != 0) return c;
-    c.ca = c.dir + "/ca.crt";
-    c.other_ca = c.dir + "/other-ca.crt";
-    c.server_crt = c.dir + "/server.crt";
-    c.server_key = c.dir + "/server.key";
-    c.client_crt = c.dir + "/client.crt";
-    c.client_key = c.dir + "/client.key";
-    c.stranger_crt = c.dir + "/stranger.crt";
-    c.stranger_key = c.dir + "/stranger.key";
-    c.ok = std::filesystem::exists(c.stranger_crt) && std::filesystem::exists(c.client_crt);
-    return c;
-  }();
-  struct Remover {
-    std::string dir;
-    ~Remover() {
-      std::error_code ignored;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-    }
-  };
-  static const Remover remover{certs.dir};
-  return certs;
-}
-
 // The certificate directives (server certificate, our CA), plus `extra`.
 std::vector<std::string> CertArgs(std::vector<std::string> extra = {}) {
-  const Certs& c = TestCerts();
+  const TestCertificates& c = TestCerts();
   std::vector<std::string> args = {"--tls-cert-file", c.server_crt, "--tls-key-file",
                                    c.server_key, "--tls-ca-cert-file", c.ca};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
-}
-
-std::unique_ptr<TestServer> StartNode(const std::string& dir, std::vector<std::string> extra) {
-  ServerOptions options;
-  options.dir = dir;
-  options.appendonly = true;
-  options.extra = std::move(extra);
-  auto srv = std::make_unique<TestServer>(options);
-  REQUIRE_MESSAGE(srv->started(), srv->start_error());
-  return srv;
 }
 
 // A primary serving TLS on `tls_port` (and plain text on its own port).
@@ -105,26 +45,12 @@ std::unique_ptr<TestServer> StartPrimary(const std::string& dir, int tls_port,
   return StartNode(dir, CertArgs(std::move(extra)));
 }
 
-// A replica of the primary's TLS port. `extra` decides its TLS settings.
-std::unique_ptr<TestServer> StartReplica(const std::string& dir, int primary_tls_port,
-                                         std::vector<std::string> extra) {
-  extra.insert(extra.begin(), {"--replicaof", "127.0.0.1 " + std::to_string(primary_tls_port)});
-  return StartNode(dir, std::move(extra));
-}
-
-// One field of an INFO reply's text.
-std::string Field(const std::string& info, const std::string& name) {
-  size_t at = info.find("\r\n" + name + ":");
-  if (at == std::string::npos) return "";
-  at += name.size() + 3;
-  return info.substr(at, info.find("\r\n", at) - at);
-}
-
 bool CaughtUp(Client& primary, const TestServer& replica, int timeout_ms = 15000) {
   return WaitFor(
       [&] {
         if (replica.Info("replication", "master_link_status") != "up") return false;
-        std::string want = Field(primary.Cmd({"INFO", "replication"}).str(), "master_repl_offset");
+        std::string want =
+            InfoField(primary.Cmd({"INFO", "replication"}).str(), "master_repl_offset");
         return !want.empty() && replica.Info("replication", "slave_repl_offset") == want;
       },
       timeout_ms, 20);
@@ -232,10 +158,10 @@ TEST_CASE("replication tls: full sync, stream, masterauth and a partial resync o
   // The replica announces the port its own TLS clients use, as Redis does
   // under tls-replication (Sentinel reaches replicas there).
   std::string info = c->Cmd({"INFO", "replication"}).str();
-  CHECK(Field(info, "connected_slaves") == "1");
-  CHECK(Field(info, "slave0").find("port=" + std::to_string(replica_tls) + ",") !=
+  CHECK(InfoField(info, "connected_slaves") == "1");
+  CHECK(InfoField(info, "slave0").find("port=" + std::to_string(replica_tls) + ",") !=
         std::string::npos);
-  CHECK(Field(c->Cmd({"INFO", "stats"}).str(), "sync_full") == "1");
+  CHECK(InfoField(c->Cmd({"INFO", "stats"}).str(), "sync_full") == "1");
 
   // A password on the primary; the replica's masterauth goes over TLS when
   // the link is cut and comes back, and the backlog covers what it missed.
@@ -244,10 +170,10 @@ TEST_CASE("replication tls: full sync, stream, masterauth and a partial resync o
   CHECK(c->Cmd({"CLIENT", "KILL", "TYPE", "replica"}).integer() == 1);
   REQUIRE(c->Cmd({"LOCK.ACQUIRE", "seat:3", "carol", "60000"}).integer() == 3);
   REQUIRE(WaitFor(
-      [&] { return Field(c->Cmd({"INFO", "stats"}).str(), "sync_partial_ok") == "1"; }, 15000));
+      [&] { return InfoField(c->Cmd({"INFO", "stats"}).str(), "sync_partial_ok") == "1"; }, 15000));
   REQUIRE(CaughtUp(*c, *replica));
   CHECK(rc->Cmd({"LOCK.FENCE", "seat:3"}).integer() == 3);
-  CHECK(Field(c->Cmd({"INFO", "stats"}).str(), "sync_full") == "1");
+  CHECK(InfoField(c->Cmd({"INFO", "stats"}).str(), "sync_full") == "1");
   CHECK(replica->ReadLog().find("Successful partial resynchronization") != std::string::npos);
 
   // A wrong masterauth is refused over TLS like over TCP: the link stays
@@ -267,7 +193,7 @@ TEST_CASE("replication tls: a primary the CA did not sign leaves the link down a
   auto c = primary->Connect();
   REQUIRE(c->Cmd({"SET", "k", "v", "PX", "60000"}).str() == "OK");
   // The replica trusts only the other CA.
-  const Certs& certs = TestCerts();
+  const TestCertificates& certs = TestCerts();
   auto replica = StartReplica(rdir.path, primary_tls,
                               {"--tls-replication", "yes", "--tls-cert-file", certs.server_crt,
                                "--tls-key-file", certs.server_key, "--tls-ca-cert-file",
@@ -296,7 +222,7 @@ TEST_CASE("replication tls: the replica presents tls-client-cert-file, else tls-
   REQUIRE(c->Cmd({"SET", "k", "v", "PX", "60000"}).str() == "OK");
   // The replica's server certificate is from the other CA; with no client
   // certificate it presents that one, which the primary refuses.
-  const Certs& certs = TestCerts();
+  const TestCertificates& certs = TestCerts();
   auto replica = StartReplica(rdir.path, primary_tls,
                               {"--tls-replication", "yes", "--tls-cert-file", certs.stranger_crt,
                                "--tls-key-file", certs.stranger_key, "--tls-ca-cert-file",

@@ -23,71 +23,15 @@
 #include <thread>
 
 #include "harness.h"
+#include "test_certs.h"
 
 using namespace lockd_test;
 
 namespace {
 
-// The certificates, made once per test run in a temporary directory.
-struct Certs {
-  std::string dir;
-  std::string ca, server_crt, server_key, server2_crt, client_crt, client_key;
-  std::string expired_crt, expired_key, other_crt, other_key;
-  bool ok = false;
-};
-
-const Certs& TestCerts() {
-  static const Certs certs = [] {
-    Certs c;
-    char tmpl[] = "/tmp/lockd-tls-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return c;
-    c.dir = tmpl;
-    // EC keys: quick to make and to use. The server certificate names
-    // localhost and 127.0.0.1, as curl checks.
-    const std::string script = "cd " + c.dir +
-                               " && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
-                               " && openssl req -x509 $K -keyout ca.key -out ca.crt -days 30"
-                               "    -subj /CN=lockd-test-ca"
-                               " && openssl req -x509 $K -keyout other-ca.key -out other-ca.crt"
-                               "    -days 30 -subj /CN=other-ca"
-                               " && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
-                               " && sign() { openssl req $K -keyout $1.key -out $1.csr -subj /CN=$1"
-                               "    && openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key"
-                               "       -CAcreateserial -out $1.crt -days $3 $4; }"
-                               " && sign server ca 30 '-extfile san.ext'"
-                               " && sign server2 ca 30 '-extfile san.ext'"
-                               " && sign client ca 30 ''"
-                               " && sign expired ca -1 ''"
-                               " && sign stranger other-ca 30 ''";
-    if (std::system(("(" + script + ") >" + c.dir + "/openssl.log 2>&1").c_str()) != 0) return c;
-    c.ca = c.dir + "/ca.crt";
-    c.server_crt = c.dir + "/server.crt";
-    c.server_key = c.dir + "/server.key";
-    c.server2_crt = c.dir + "/server2.crt";
-    c.client_crt = c.dir + "/client.crt";
-    c.client_key = c.dir + "/client.key";
-    c.expired_crt = c.dir + "/expired.crt";
-    c.expired_key = c.dir + "/expired.key";
-    c.other_crt = c.dir + "/stranger.crt";
-    c.other_key = c.dir + "/stranger.key";
-    c.ok = std::filesystem::exists(c.other_crt) && std::filesystem::exists(c.server2_crt);
-    return c;
-  }();
-  // Removed when the test binary exits.
-  struct Remover {
-    std::string dir;
-    ~Remover() {
-      std::error_code ignored;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
-    }
-  };
-  static const Remover remover{certs.dir};
-  return certs;
-}
-
 // The directives of a TLS server on `tls_port`, plus `extra`.
 std::vector<std::string> TlsArgs(int tls_port, std::vector<std::string> extra = {}) {
-  const Certs& c = TestCerts();
+  const TestCertificates& c = TestCerts();
   std::vector<std::string> args = {"--tls-port",      std::to_string(tls_port),
                                    "--tls-cert-file", c.server_crt,
                                    "--tls-key-file",  c.server_key,
@@ -302,7 +246,7 @@ TEST_CASE("tls: tls-auth-clients yes refuses a client without a certificate; opt
   CHECK(ServedOverTls(tls_port, none));
   CHECK(ServedOverTls(tls_port, WithClientCert()));
   // optional still verifies a certificate that is presented.
-  CHECK_FALSE(ServedOverTls(tls_port, {TestCerts().other_crt, TestCerts().other_key, 0, true}));
+  CHECK_FALSE(ServedOverTls(tls_port, {TestCerts().stranger_crt, TestCerts().stranger_key, 0, true}));
   CHECK(admin->Cmd({"CONFIG", "SET", "tls-auth-clients", "no"}).str() == "OK");
   CHECK(ServedOverTls(tls_port, none));
   CHECK(admin->Cmd({"CONFIG", "GET", "tls-auth-clients"}).at(1)->str == std::string("no"));
@@ -312,11 +256,11 @@ TEST_CASE("tls: expired and wrong-CA client certificates are refused") {
   REQUIRE(TestCerts().ok);
   const int tls_port = FreePort();
   START_SERVER(srv, TlsArgs(tls_port));
-  const Certs& k = TestCerts();
+  const TestCertificates& k = TestCerts();
   CHECK_FALSE(ServedOverTls(tls_port, {k.expired_crt, k.expired_key, 0, true}));
-  CHECK_FALSE(ServedOverTls(tls_port, {k.other_crt, k.other_key, 0, true}));
+  CHECK_FALSE(ServedOverTls(tls_port, {k.stranger_crt, k.stranger_key, 0, true}));
   // TLS 1.2 fails within the handshake itself.
-  TlsClient old(tls_port, {k.other_crt, k.other_key, TLS1_2_VERSION, true});
+  TlsClient old(tls_port, {k.stranger_crt, k.stranger_key, TLS1_2_VERSION, true});
   CHECK_FALSE(old.Handshake());
   CHECK(ServedOverTls(tls_port, WithClientCert()));
   auto probe = srv.Connect();
