@@ -187,4 +187,8 @@ const char* LogLevelName(LogLevel v);
 const char* TlsAuthClientsName(TlsAuthClients v);
 const char* ReplicaAckName(ReplicaAck v);
 
+// A Redis directive kept in `config.compat`, read as an integer: its value,
+// or `fallback` when it is unset or not a number.
+int64_t CompatInt(const Config& config, const char* name, int64_t fallback);
+
 }  // namespace lockd

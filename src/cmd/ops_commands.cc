@@ -16,13 +16,6 @@ namespace lockd {
 
 namespace {
 
-int64_t CompatInt(const Config& config, const char* name, int64_t fallback) {
-  auto it = config.compat.find(name);
-  int64_t v = fallback;
-  if (it != config.compat.end() && !ParseInt64(it->second, &v)) v = fallback;
-  return v;
-}
-
 // ---- SLOWLOG
 
 void CmdSlowlogGet(CommandContext& ctx) {

@@ -10,6 +10,7 @@
 #include "config/split_args.h"
 #include "config/values.h"
 #include "util/glob.h"
+#include "util/strings.h"
 
 namespace lockd {
 namespace {
@@ -272,6 +273,12 @@ const char* AppendFsyncName(AppendFsync v) {
       return "no";
   }
   return "unknown";
+}
+
+int64_t CompatInt(const Config& config, const char* name, int64_t fallback) {
+  auto it = config.compat.find(name);
+  int64_t v;
+  return it != config.compat.end() && ParseInt64(it->second, &v) ? v : fallback;
 }
 
 const char* ReplicaAckName(ReplicaAck v) {

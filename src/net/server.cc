@@ -269,15 +269,7 @@ void Server::ProcessHttpInput(Connection* c) {
     commands_->Execute(c->session, argv, now);
     executing_ = nullptr;
   };
-  while (!c->closing && !s.blocked() && !s.close_after_reply && !shutdown_requested_) {
-    if (MustYield(now)) {
-      DeferInput(c);
-      break;
-    }
-    if (s.out.size() >= kOutputPauseBytes) {
-      PauseForOutput(c);
-      break;
-    }
+  while (MayTakeNextCommand(c, now)) {
     std::string_view pending = c->input.Pending();
     if (pending.empty()) break;
     size_t consumed = 0;
@@ -287,11 +279,7 @@ void Server::ProcessHttpInput(Connection* c) {
   }
   // After a refused request nothing more of the connection is read.
   if (s.close_after_reply) c->input.Clear();
-  s.query_buffer_bytes = c->input.size();
-  s.query_buffer_capacity = c->input.capacity();
-  if (c->closing) return;
-  if (OverOutputLimits(c, now)) return;
-  if (!s.out.empty() || s.close_after_reply) ScheduleFlush(c);
+  AfterInput(c, now);
 }
 
 Status Server::ListenTcp(const std::string& address, bool optional, int port) {
@@ -535,15 +523,7 @@ void Server::ProcessInput(Connection* c) {
   MonoTime now = clock_.Now();
   ParserLimits limits;
   limits.max_bulk_len = config_.proto_max_bulk_len;
-  while (!c->closing && !s.blocked() && !s.close_after_reply && !shutdown_requested_) {
-    if (MustYield(now)) {
-      DeferInput(c);
-      break;
-    }
-    if (s.out.size() >= kOutputPauseBytes) {
-      PauseForOutput(c);
-      break;
-    }
+  while (MayTakeNextCommand(c, now)) {
     std::string_view pending = c->input.Pending();
     if (pending.empty()) break;
     limits.authenticated = !commands_->AuthRequired(s);
@@ -575,6 +555,25 @@ void Server::ProcessInput(Connection* c) {
     // A command with a huge argument count must not pin its argv array.
     if (c->args.capacity() > 4096) std::vector<std::string_view>().swap(c->args);
   }
+  AfterInput(c, now);
+}
+
+bool Server::MayTakeNextCommand(Connection* c, MonoTime slice_start) {
+  const Session& s = c->session;
+  if (c->closing || s.blocked() || s.close_after_reply || shutdown_requested_) return false;
+  if (MustYield(slice_start)) {
+    DeferInput(c);
+    return false;
+  }
+  if (s.out.size() >= kOutputPauseBytes) {
+    PauseForOutput(c);
+    return false;
+  }
+  return true;
+}
+
+void Server::AfterInput(Connection* c, MonoTime now) {
+  Session& s = c->session;
   s.query_buffer_bytes = c->input.size();
   s.query_buffer_capacity = c->input.capacity();
   if (c->closing) return;

@@ -110,6 +110,14 @@ class Server final : public ServerHooks {
   // ProcessInput for a connection to the HTTP listener: one request at a
   // time through its HttpExchange.
   void ProcessHttpInput(Connection* c);
+  // Whether c's input loop may take its next command. It stops when c
+  // closes, blocks or is to close after its reply, at shutdown, when the
+  // command must wait its turn (DeferInput) and when c has too much unsent
+  // output (PauseForOutput).
+  bool MayTakeNextCommand(Connection* c, MonoTime slice_start);
+  // What follows an input loop: the query buffer figures, the output
+  // limits, and the flush of whatever the commands replied.
+  void AfterInput(Connection* c, MonoTime now);
   // Too much unsent output: stops reading c (see AfterOutputDrained).
   void PauseForOutput(Connection* c);
   // Whether the command now due must wait for a later turn: this

@@ -24,13 +24,6 @@ namespace {
 constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
 constexpr std::string_view kGetAck = "*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
 
-int64_t CompatInt(const Config& config, const char* name, int64_t fallback) {
-  auto it = config.compat.find(name);
-  if (it == config.compat.end()) return fallback;
-  int64_t v;
-  return ParseInt64(it->second, &v) ? v : fallback;
-}
-
 }  // namespace
 
 std::string NewReplicationId() {
