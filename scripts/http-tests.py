@@ -19,48 +19,10 @@ import tempfile
 import threading
 import time
 
+import tap  # noqa: E402  (scripts/tap.py: one line per check)
+from tap import ok, not_ok, check_equal, check_true, free_port  # noqa: E402
+
 SERVER = os.environ.get("LOCKD_SERVER", "build/lockd-server")
-n = 0
-failures = 0
-
-
-def ok(what):
-    global n
-    n += 1
-    print(f"ok {n} - {what}", flush=True)
-
-
-def not_ok(what, why=""):
-    global n, failures
-    n += 1
-    failures += 1
-    print(f"not ok {n} - {what}", flush=True)
-    if why:
-        print(f"#   {why}", flush=True)
-
-
-def check(what, actual, expected):
-    if actual == expected:
-        ok(what)
-    else:
-        not_ok(what, f"expected {expected!r}, got {actual!r}")
-
-
-def check_true(what, cond, detail=""):
-    if cond:
-        ok(what)
-    else:
-        not_ok(what, detail)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Server:
     """build/lockd-server on free ports in a directory of its own."""
 
@@ -283,36 +245,36 @@ def metrics(srv):
 def test_endpoints(srv):
     s, h, b = post(srv, "/v1/acquire", {"key": "seat-1", "holder": "alice", "ttl_ms": 30000})
     j = jbody(b) or {}
-    check("acquire of a free key: 200", s, 200)
+    check_equal("acquire of a free key: 200", s, 200)
     check_true("acquire: key, holder, token, expires_at_unix_ms",
                j.get("key") == "seat-1" and j.get("holder") == "alice" and
                isinstance(j.get("token"), int) and j["token"] > 0 and
                abs(j.get("expires_at_unix_ms", 0) - (time.time() * 1000 + 30000)) < 5000, b)
     token = j.get("token", 0)
     s, _, b = post(srv, "/v1/acquire", {"key": "seat-1", "holder": "bob", "ttl_ms": 1000})
-    check("acquire of a held key without wait_ms: 409", s, 409)
+    check_equal("acquire of a held key without wait_ms: 409", s, 409)
     check_true("409 body is {\"error\": ...}", "error" in (jbody(b) or {}), b)
     s, _, b = post(srv, "/v1/acquire", {"key": "seat-1", "holder": "bob", "ttl_ms": 1000,
                                         "wait_ms": 0})
-    check("acquire with wait_ms 0 of a held key: 409", s, 409)
+    check_equal("acquire with wait_ms 0 of a held key: 409", s, 409)
     s, _, b = post(srv, "/v1/acquire", {"key": "seat-1", "holder": "alice", "ttl_ms": 30000})
-    check("re-acquire by the holder keeps the token", (s, (jbody(b) or {}).get("token")),
-          (200, token))
+    check_equal("re-acquire by the holder keeps the token", (s, (jbody(b) or {}).get("token")),
+                (200, token))
     s, _, b = get(srv, "/v1/fence?key=seat-1")
-    check("fence of a held key", (s, jbody(b)), (200, {"key": "seat-1", "held": True,
+    check_equal("fence of a held key", (s, jbody(b)), (200, {"key": "seat-1", "held": True,
                                                        "token": token}))
     s, _, b = get(srv, "/v1/fence?key=nobody")
-    check("fence of a free key", (s, jbody(b)), (200, {"key": "nobody", "held": False,
+    check_equal("fence of a free key", (s, jbody(b)), (200, {"key": "nobody", "held": False,
                                                        "token": None}))
     s, _, b = get(srv, "/v1/fence")
-    check("fence without key: 400", s, 400)
+    check_equal("fence without key: 400", s, 400)
     s, _, b = get(srv, "/v1/locks/seat-1")
     j = jbody(b) or {}
     check_true("locks/K: holder, token, ttl_ms, waiters",
                s == 200 and j.get("holder") == "alice" and j.get("token") == token and
                0 < j.get("ttl_ms", 0) <= 30000 and j.get("waiters") == 0, f"{s} {b}")
     s, _, b = get(srv, "/v1/locks/free-key")
-    check("locks/K of a free key: 404", s, 404)
+    check_equal("locks/K of a free key: 404", s, 404)
     before = time.time() * 1000
     s, _, b = post(srv, "/v1/renew", {"key": "seat-1", "holder": "alice", "token": token,
                                       "ttl_ms": 60000})
@@ -322,24 +284,24 @@ def test_endpoints(srv):
                j.get("expires_at_unix_ms", 0) >= before + 60000 - 2000, f"{s} {b}")
     s, _, b = post(srv, "/v1/renew", {"key": "seat-1", "holder": "alice", "token": token + 1,
                                       "ttl_ms": 60000})
-    check("renew with a wrong token: 409", s, 409)
+    check_equal("renew with a wrong token: 409", s, 409)
     s, _, b = post(srv, "/v1/release", {"key": "seat-1", "holder": "bob", "token": token})
-    check("release by another holder: 409", s, 409)
+    check_equal("release by another holder: 409", s, 409)
     s, _, b = post(srv, "/v1/release", {"key": "seat-1", "holder": "alice", "token": token})
-    check("release: 200", s, 200)
+    check_equal("release: 200", s, 200)
     s, _, b = post(srv, "/v1/release", {"key": "seat-1", "holder": "alice", "token": token})
-    check("release again: 409", s, 409)
+    check_equal("release again: 409", s, 409)
     s, _, b = post(srv, "/v1/acquire", {"key": "seat-1", "holder": "carol", "ttl_ms": 1000})
     check_true("a key freed and taken again gets a larger token",
                s == 200 and (jbody(b) or {}).get("token", 0) > token, b)
     s, _, b = get(srv, "/v1/locks/a%2Fb%20c")
-    check("a percent-encoded key in the path", s, 404)
+    check_equal("a percent-encoded key in the path", s, 404)
     post(srv, "/v1/acquire", {"key": "a/b c", "holder": "h", "ttl_ms": 5000})
     s, _, b = get(srv, "/v1/fence?key=a%2Fb+c")
-    check("a percent-encoded key in the query", (jbody(b) or {}).get("held"), True)
+    check_equal("a percent-encoded key in the query", (jbody(b) or {}).get("held"), True)
     s, _, b = post(srv, "/v1/acquire", {"key": "u", "holder": "h\u00e9\u2603", "ttl_ms": 5000})
     s, _, b = get(srv, "/v1/locks/u")
-    check("UTF-8 holders come back as sent", (jbody(b) or {}).get("holder"), "h\u00e9\u2603")
+    check_equal("UTF-8 holders come back as sent", (jbody(b) or {}).get("holder"), "h\u00e9\u2603")
 
 
 def test_errors(srv):
@@ -365,9 +327,9 @@ def test_errors(srv):
     s, _, b = post(srv, "/v1/acquire", "{not json")
     check_true("bad JSON: 400 with a JSON error", s == 400 and "error" in (jbody(b) or {}), b)
     s, _, b = post(srv, "/v1/acquire", "[1,2]")
-    check("a JSON array body: 400", s, 400)
+    check_equal("a JSON array body: 400", s, 400)
     s, _, b = get(srv, "/v2/nothing")
-    check("unknown path: 404", s, 404)
+    check_equal("unknown path: 404", s, 404)
     s, h, b = get(srv, "/v1/acquire")
     check_true("GET on a POST endpoint: 405 with Allow: POST",
                s == 405 and "Allow: POST" in h, h)
@@ -375,10 +337,10 @@ def test_errors(srv):
     check_true("POST on a GET endpoint: 405 with Allow: GET", s == 405 and "Allow: GET" in h, h)
     big = json.dumps({"key": "k", "holder": "a", "ttl_ms": 1, "pad": "x" * (1024 * 1024 + 10)})
     s, h, b = post(srv, "/v1/acquire", big)
-    check("a body over 1 MiB: 413", s, 413)
+    check_equal("a body over 1 MiB: 413", s, 413)
     s, _, b = post(srv, "/v1/acquire", json.dumps({"key": "k", "holder": "a", "ttl_ms": 1,
                                                    "pad": "x" * 4000}))
-    check("a 4 KB body (curl sends Expect: 100-continue) is read", s, 200)
+    check_equal("a 4 KB body (curl sends Expect: 100-continue) is read", s, 200)
     # Invalid UTF-8 inside a JSON string.
     data = b'{"key":"k\xff\xfe","holder":"a","ttl_ms":1000}'
     req = (b"POST /v1/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(data)) + data
@@ -397,16 +359,16 @@ def test_auth():
                    b)
         s, _, _ = post(srv, "/v1/acquire", {"key": "k", "holder": "a", "ttl_ms": 1000},
                        "-H", "Authorization: Bearer wrong")
-        check("requirepass: a wrong bearer → 401", s, 401)
+        check_equal("requirepass: a wrong bearer → 401", s, 401)
         s, _, _ = post(srv, "/v1/acquire", {"key": "k", "holder": "a", "ttl_ms": 1000},
                        "-H", "Authorization: Bearer s3cret")
-        check("requirepass: the right bearer → 200", s, 200)
+        check_equal("requirepass: the right bearer → 200", s, 200)
         s, _, _ = get(srv, "/metrics")
-        check("requirepass: /metrics without it → 401", s, 401)
+        check_equal("requirepass: /metrics without it → 401", s, 401)
         s, _, _ = get(srv, "/metrics", "-H", "Authorization: Bearer s3cret")
-        check("requirepass: /metrics with it → 200", s, 200)
+        check_equal("requirepass: /metrics with it → 200", s, 200)
         s, _, _ = get(srv, "/healthz")
-        check("requirepass: /healthz answers without it", s, 200)
+        check_equal("requirepass: /healthz answers without it", s, 200)
     finally:
         srv.stop()
 
@@ -421,7 +383,7 @@ def test_keepalive_pipelining(srv):
         r = conn.getresponse()
         r.read()
         statuses.append(r.status)
-    check("http.client: five requests on one keep-alive connection", statuses, [200] * 5)
+    check_equal("http.client: five requests on one keep-alive connection", statuses, [200] * 5)
     conn.close()
 
     s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
@@ -433,8 +395,8 @@ def test_keepalive_pipelining(srv):
     reqs += b"GET /v1/fence?key=pipe HTTP/1.1\r\nHost: x\r\n\r\n"
     s.sendall(reqs)
     rs = read_responses(s, 4)
-    check("pipelined requests answered in order",
-          [r[0] for r in rs], [200, 409, 409, 200])
+    check_equal("pipelined requests answered in order",
+                [r[0] for r in rs], [200, 409, 409, 200])
     s.close()
 
     # Chunked request body, sent slowly, one piece at a time.
@@ -447,7 +409,7 @@ def test_keepalive_pipelining(srv):
         time.sleep(0.01)
     s.sendall(b"0\r\n\r\n")
     rs = read_responses(s, 1)
-    check("a chunked body sent slowly", [r[0] for r in rs], [200])
+    check_equal("a chunked body sent slowly", [r[0] for r in rs], [200])
     s.close()
 
     # A body trickled byte by byte (Content-Length).
@@ -458,7 +420,7 @@ def test_keepalive_pipelining(srv):
         s.sendall(bytes([b]))
         time.sleep(0.002)
     rs = read_responses(s, 1)
-    check("a body sent byte by byte", [r[0] for r in rs], [200])
+    check_equal("a body sent byte by byte", [r[0] for r in rs], [200])
     s.close()
 
     out, closed = raw_http(srv.http_port,
@@ -500,7 +462,7 @@ def test_waits_and_fifo(srv):
             resp_waiters[name] = c
         if not wait_for(lambda: waiters() == i + 1):
             not_ok("waiters queue up", f"waiters={waiters()} after {name}")
-    check("four waiters, HTTP and RESP, queued", waiters(), 4)
+    check_equal("four waiters, HTTP and RESP, queued", waiters(), 4)
     # Release in turn: each release hands the key to the next in line.
     granted = []
     current = ("owner", holder_token)
@@ -512,13 +474,13 @@ def test_waits_and_fifo(srv):
         if name.startswith("h"):
             wait_for(lambda: name in results, 10)
             tok = results.get(name, (0, None))[1]
-            check(f"HTTP waiter {name} granted with 200", results.get(name, (0,))[0], 200)
+            check_equal(f"HTTP waiter {name} granted with 200", results.get(name, (0,))[0], 200)
         else:
             tok = resp_waiters[name].read()
         granted.append(name)
         fence = Resp(srv.port)
-        check(f"{name} holds the key next (FIFO across HTTP and RESP)",
-              fence.cmd("LOCK.FENCE", "fifo"), tok)
+        check_equal(f"{name} holds the key next (FIFO across HTTP and RESP)",
+                    fence.cmd("LOCK.FENCE", "fifo"), tok)
         fence.close()
         current = (name, tok)
     for t in threads:
@@ -554,7 +516,7 @@ def test_durability():
         srv = Server(["--appendonly", "yes", "--appendfsync", "always"], directory=d)
         s, _, b = post(srv, "/v1/acquire", {"key": "kept", "holder": "alice", "ttl_ms": 600000})
         token = (jbody(b) or {}).get("token")
-        check("under appendfsync always: acquire acknowledged", s, 200)
+        check_equal("under appendfsync always: acquire acknowledged", s, 200)
         logged = b""
         for root, _, files in os.walk(d):
             for f in files:
@@ -563,8 +525,8 @@ def test_durability():
                         logged += fh.read()
         check_true("the grant is in the log before its 200 arrives", b"kept" in logged)
         r = Resp(srv.port)
-        check("CONFIG GET http-port", r.cmd("CONFIG", "GET", "http-port"),
-              ["http-port", str(srv.http_port)])
+        check_equal("CONFIG GET http-port", r.cmd("CONFIG", "GET", "http-port"),
+                    ["http-port", str(srv.http_port)])
         r.close()
         srv.kill()
         srv.log.close()
@@ -573,8 +535,8 @@ def test_durability():
         check_true("restarted server is healthy", ok_loaded)
         s, _, b = get(srv, "/v1/locks/kept")
         j = jbody(b) or {}
-        check("an HTTP grant survives SIGKILL and restart", (s, j.get("holder"), j.get("token")),
-              (200, "alice", token))
+        check_equal("an HTTP grant survives SIGKILL and restart", (s, j.get("holder"), j.get("token")),
+                    (200, "alice", token))
     finally:
         if srv is not None:
             srv.stop()
@@ -609,18 +571,18 @@ def check_metrics(srv):
     r.cmd("LOCK.FENCE", "mexp")
     after = metrics(srv)
     d = lambda k: after.get(k, 0) - before.get(k, 0)
-    check("grants counter moved by the grants made", d("lockd_lock_grants_total"), 7)
-    check("releases counter", d("lockd_lock_releases_total"), 2)
-    check("renewals counter", d("lockd_lock_renewals_total"), 1)
-    check("wait timeouts counter", d("lockd_lock_wait_timeouts_total"), 1)
-    check("expiries counter", d("lockd_lock_expiries_total"), 1)
-    check("held gauge", d("lockd_locks_held"), 4)
-    check("last token gauge", after.get("lockd_lock_last_token"),
-          float(r.cmd("LOCK.FENCE", "m3") and max(tokens) + 2))
-    check("per-command calls: lock.acquire (RESP and HTTP)",
-          d('lockd_command_calls_total{cmd="lock.acquire"}'), 8)
-    check("per-command latency histogram counts the same calls",
-          d('lockd_command_duration_seconds_count{cmd="lock.acquire"}'), 8)
+    check_equal("grants counter moved by the grants made", d("lockd_lock_grants_total"), 7)
+    check_equal("releases counter", d("lockd_lock_releases_total"), 2)
+    check_equal("renewals counter", d("lockd_lock_renewals_total"), 1)
+    check_equal("wait timeouts counter", d("lockd_lock_wait_timeouts_total"), 1)
+    check_equal("expiries counter", d("lockd_lock_expiries_total"), 1)
+    check_equal("held gauge", d("lockd_locks_held"), 4)
+    check_equal("last token gauge", after.get("lockd_lock_last_token"),
+                float(r.cmd("LOCK.FENCE", "m3") and max(tokens) + 2))
+    check_equal("per-command calls: lock.acquire (RESP and HTTP)",
+                d('lockd_command_calls_total{cmd="lock.acquire"}'), 8)
+    check_equal("per-command latency histogram counts the same calls",
+                d('lockd_command_duration_seconds_count{cmd="lock.acquire"}'), 8)
     present = all(k in after for k in [
         "lockd_connected_clients", "lockd_memory_used_bytes", "lockd_log_size_bytes",
         "lockd_log_rewrites_total", "lockd_lock_restart_delay_seconds", "lockd_loading",
@@ -635,7 +597,7 @@ def test_health_misconf():
     # Under everysec a log that cannot be written refuses changes: /healthz says 503.
     srv = Server(["--appendonly", "yes", "--appendfsync", "everysec"], fsize=4096)
     try:
-        check("healthz while the log works: 200", get(srv, "/healthz")[0], 200)
+        check_equal("healthz while the log works: 200", get(srv, "/healthz")[0], 200)
         r = Resp(srv.port)
         for i in range(200):
             x = r.cmd("LOCK.ACQUIRE", f"fill{i}" + "x" * 100, "h" * 100, 60000)
@@ -737,7 +699,7 @@ def test_hostile(srv):
         c.close()
     check_true("memory stays bounded under hostile input",
                mid_rss - base_rss < 200 * 1024, f"rss {base_rss} -> {mid_rss} KB")
-    check("the server is alive after all of it", get(srv, "/healthz")[0], 200)
+    check_equal("the server is alive after all of it", get(srv, "/healthz")[0], 200)
 
 
 def test_maxclients():
@@ -785,8 +747,8 @@ def main():
             t()
         except Exception as e:
             not_ok(f"{t.__name__} ran to the end", repr(e))
-    print(f"# {n - failures} passed, {failures} failed")
-    return 1 if failures else 0
+    print(f"# {tap.count - tap.failures} passed, {tap.failures} failed")
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

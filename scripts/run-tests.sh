@@ -47,6 +47,35 @@ run_doctest() {
   fi
 }
 
+# Adds a suite's "ok" and "not ok" lines to the totals; a suite that exits
+# non-zero with no failed check counts as one failure.
+count_checks() {
+  local name=$1 rc=$2 out=$3 p f
+  p=$(grep -c '^ok ' <<<"$out")
+  f=$(grep -c '^not ok ' <<<"$out")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name: exit code $rc with no failed check; counted as one failure"
+    failed=$((failed + 1))
+  fi
+}
+
+# Runs a suite that prints a line per check: its whole output goes to the
+# log directory, and only its headings, comments and failures (the first
+# SHOWN of them) to the screen.
+run_check_suite() {
+  local title=$1 name=$2 shown=$3 out rc
+  shift 3
+  echo "== $title"
+  out=$("$@" 2>&1)
+  rc=$?
+  echo "$out" >"$log_dir/$name.log"
+  grep -E '^(==|not ok|#)' <<<"$out" | head -"$shown"
+  echo "(every check of the $title suite: $log_dir/$name.log)"
+  count_checks "$title suite" "$rc" "$out"
+}
+
 run_doctest unit "$build/unit-tests"
 # LOCKD_INTEGRATION_SHARDS=N runs the integration tests as N processes, each
 # a range of the test cases (doctest's --first/--last), so that a slow build
@@ -79,59 +108,14 @@ echo "== redis-cli session"
 out=$(scripts/cli-test.sh 2>&1)
 rc=$?
 echo "$out" | tail -20
-p=$(grep -c '^ok ' <<<"$out")
-f=$(grep -c '^not ok ' <<<"$out")
-passed=$((passed + p))
-failed=$((failed + f))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+count_checks "redis-cli session" "$rc" "$out"
 
 # The HTTP/JSON listener, judged by curl, http.client and raw sockets.
-echo "== HTTP/JSON listener"
-out=$(python3 scripts/http-tests.py 2>&1)
-rc=$?
-echo "$out" >"$log_dir/http.log"
-grep -E '^(not ok|#)' <<<"$out" | head -40
-echo "(every check of the HTTP suite: $log_dir/http.log)"
-p=$(grep -c '^ok ' <<<"$out")
-f=$(grep -c '^not ok ' <<<"$out")
-passed=$((passed + p))
-failed=$((failed + f))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-  echo "HTTP suite: exit code $rc with no failed check; counted as one failure"
-  failed=$((failed + 1))
-fi
-
+run_check_suite "HTTP/JSON listener" http 40 python3 scripts/http-tests.py
 # TLS on the listeners, judged by redis-cli --tls, Python's ssl and curl.
-echo "== TLS"
-out=$(python3 scripts/tls-tests.py 2>&1)
-rc=$?
-echo "$out" >"$log_dir/tls.log"
-grep -E '^(not ok|#)' <<<"$out" | head -40
-echo "(every check of the TLS suite: $log_dir/tls.log)"
-p=$(grep -c '^ok ' <<<"$out")
-f=$(grep -c '^not ok ' <<<"$out")
-passed=$((passed + p))
-failed=$((failed + f))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-  echo "TLS suite: exit code $rc with no failed check; counted as one failure"
-  failed=$((failed + 1))
-fi
-
+run_check_suite TLS tls 40 python3 scripts/tls-tests.py
 # Failover driven by redis-sentinel, judged by a history checker.
-echo "== Sentinel failover"
-out=$(python3 scripts/sentinel-tests.py 2>&1)
-rc=$?
-echo "$out" >"$log_dir/sentinel.log"
-grep -E '^(not ok|#)' <<<"$out" | head -60
-echo "(every check of the Sentinel suite: $log_dir/sentinel.log)"
-p=$(grep -c '^ok ' <<<"$out")
-f=$(grep -c '^not ok ' <<<"$out")
-passed=$((passed + p))
-failed=$((failed + f))
-if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-  echo "Sentinel suite: exit code $rc with no failed check; counted as one failure"
-  failed=$((failed + 1))
-fi
+run_check_suite "Sentinel failover" sentinel 60 python3 scripts/sentinel-tests.py
 
 # Real client libraries as judges (redis-py's Lock, node-redlock v4/v5, the
 # exact Redlock scripts against a redis-server). LOCKD_CLIENT_TESTS=0 leaves
@@ -142,20 +126,8 @@ case $client_tests in
   1 | lockd | redis)
     against=lockd
     [ "$client_tests" = redis ] && against=redis
-    echo "== client libraries (against $against)"
-    out=$(scripts/client-tests.sh --against "$against" 2>&1)
-    rc=$?
-    echo "$out" >"$log_dir/clients.log"
-    grep -E '^(==|not ok|#)' <<<"$out" | head -60
-    echo "(every check of the client suites: $log_dir/clients.log)"
-    p=$(grep -c '^ok ' <<<"$out")
-    f=$(grep -c '^not ok ' <<<"$out")
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-      echo "client suites: exit code $rc with no failed check; counted as one failure"
-      failed=$((failed + 1))
-    fi
+    run_check_suite "client libraries (against $against)" clients 60 \
+      scripts/client-tests.sh --against "$against"
     ;;
   0) echo "== client libraries: not run (LOCKD_CLIENT_TESTS=0; set it to 1 to run them against lockd)" ;;
   *)
@@ -186,14 +158,7 @@ else
     out=$(scripts/fuzz.sh --short 2>&1)
     rc=$?
     echo "$out" | tee "$log_dir/fuzz.log"
-    p=$(grep -c '^ok ' <<<"$out")
-    f=$(grep -c '^not ok ' <<<"$out")
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-      echo "fuzz targets: exit code $rc with no failed check; counted as one failure"
-      failed=$((failed + 1))
-    fi
+    count_checks "fuzz targets" "$rc" "$out"
   fi
   echo "(fuzz build and short pass: $(($(date +%s) - fuzz_start)) s)"
 fi

@@ -47,6 +47,9 @@ except ImportError:  # a Python without the Debian package on its path
     import redis
     import redis.sentinel
 
+import tap  # noqa: E402  (scripts/tap.py: one line per check)
+from tap import ok, not_ok, check_true, free_port, note  # noqa: E402
+
 SERVER = os.environ.get("LOCKD_SERVER", "build/lockd-server")
 SENTINEL = os.environ.get("REDIS_SENTINEL", "redis-sentinel")
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
@@ -56,45 +59,6 @@ MASTER = "m"
 # Scenario c's leases that must outlive the failover. The promoted node's
 # lock-delay runs until about then, so this also bounds that scenario.
 LONG_TTL_MS = 15000
-n = 0
-failures = 0
-
-
-def ok(what):
-    global n
-    n += 1
-    print(f"ok {n} - {what}", flush=True)
-
-
-def not_ok(what, why=""):
-    global n, failures
-    n += 1
-    failures += 1
-    print(f"not ok {n} - {what}", flush=True)
-    for line in str(why).splitlines()[:12]:
-        print(f"#   {line}", flush=True)
-
-
-def check(what, cond, why=""):
-    if cond:
-        ok(what)
-    else:
-        not_ok(what, why)
-    return cond
-
-
-def note(text):
-    print(f"# {text}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_for(cond, timeout, step=0.1):
     """Polls cond() until it returns a true value or timeout seconds pass."""
     end = time.monotonic() + timeout
@@ -556,9 +520,9 @@ def run_checks(label, ops, expect_bad=False):
         for line in (tok + mut)[:6]:
             note(f"  {line}")
         return tok, mut
-    check(f"{label}: fencing tokens never go backwards (globally and per key)", not tok,
-          "\n".join(tok))
-    check(f"{label}: no key held by two holders at once", not mut, "\n".join(mut))
+    check_true(f"{label}: fencing tokens never go backwards (globally and per key)", not tok,
+               "\n".join(tok))
+    check_true(f"{label}: no key held by two holders at once", not mut, "\n".join(mut))
     return tok, mut
 
 
@@ -573,31 +537,31 @@ def self_test():
             op("setnx", "b", "p", 0.0, 0.1, ttl=500),
             op("setnx", "b", "q", 0.6, 0.65, ttl=500),
             op("acquire", "c", "z", 0.05, 0.8, token=4)]  # concurrent with 5 and 6: allowed
-    check("self-test: a correct history passes both checks",
-          not check_tokens(good) and not check_mutex(good))
+    check_true("self-test: a correct history passes both checks",
+               not check_tokens(good) and not check_mutex(good))
     backwards = good + [op("acquire", "c", "w", 2.0, 2.1, token=3)]
-    check("self-test: a token below an earlier acknowledged one is caught",
-          len(check_tokens(backwards)) >= 1)
+    check_true("self-test: a token below an earlier acknowledged one is caught",
+               len(check_tokens(backwards)) >= 1)
     per_key = [op("acquire", "a", "x", 0.0, 0.1, token=9),
                op("acquire", "a", "y", 5.0, 5.1, token=9)]
-    check("self-test: a repeated token on one key is caught (per key too)",
-          any(b.startswith("key a") for b in check_tokens(per_key)))
+    check_true("self-test: a repeated token on one key is caught (per key too)",
+               any(b.startswith("key a") for b in check_tokens(per_key)))
     double = [op("acquire", "a", "x", 0.0, 0.1, token=5, ttl=1000),
               op("acquire", "a", "y", 0.8, 0.9, token=6, ttl=1000)]
-    check("self-test: a grant to another holder inside an acknowledged lease is caught",
-          len(check_mutex(double)) == 1)
+    check_true("self-test: a grant to another holder inside an acknowledged lease is caught",
+               len(check_mutex(double)) == 1)
     renewed = [op("acquire", "a", "x", 0.0, 0.1, token=5, ttl=1000),
                op("renew", "a", "x", 0.5, 0.6, token=5, ttl=1000),
                op("setnx", "a", "y", 1.3, 1.4, ttl=1000)]
-    check("self-test: a grant inside a renewed lease is caught", len(check_mutex(renewed)) == 1)
+    check_true("self-test: a grant inside a renewed lease is caught", len(check_mutex(renewed)) == 1)
     released = [op("acquire", "a", "x", 0.0, 0.1, token=5, ttl=1000),
                 op("release", "a", "x", 0.3, 0.4, result="unknown", token=5),
                 op("acquire", "a", "y", 0.35, 0.5, token=6)]
-    check("self-test: a release ends the lease at its invocation, whatever its outcome",
-          not check_mutex(released))
+    check_true("self-test: a release ends the lease at its invocation, whatever its outcome",
+               not check_mutex(released))
     unacked = [op("acquire", "a", "x", 0.0, 1.0, result="unknown", ttl=1000),
                op("acquire", "a", "y", 0.5, 0.6, token=6)]
-    check("self-test: an unacknowledged grant holds nothing", not check_mutex(unacked))
+    check_true("self-test: an unacknowledged grant holds nothing", not check_mutex(unacked))
 
 
 # ---------------------------------------------------------------- scenarios
@@ -611,15 +575,15 @@ def node_directives(ack, to_write=1, max_lag=10, fsync="always"):
 def clients_followed(ops, since, label):
     after = [o for o in ops if o["inv"] > since and o["result"] == "ok" and
              o["kind"] in ("acquire", "setnx")]
-    return check(f"{label}: clients follow the failover (grants after it: {len(after)})",
-                 len(after) > 0)
+    return check_true(f"{label}: clients follow the failover (grants after it: {len(after)})",
+                      len(after) > 0)
 
 
 def old_primary_is_replica(node, new_port, label, timeout=40):
     role = wait_for(lambda: node.role() == "slave" and
                     int(direct(node.port).execute_command("ROLE")[2]) == new_port, timeout, 0.2)
-    if not check(f"{label}: the old primary is a replica of the new one (ROLE)", role,
-                 f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}"):
+    if not check_true(f"{label}: the old primary is a replica of the new one (ROLE)", role,
+                      f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}"):
         return
     c = direct(node.port)
     try:
@@ -628,8 +592,8 @@ def old_primary_is_replica(node, new_port, label, timeout=40):
     except redis.ReadOnlyError as e:
         ok(f"{label}: the old primary refuses writes with -READONLY")
     except redis.ResponseError as e:
-        check(f"{label}: the old primary refuses writes with -READONLY",
-              str(e).startswith("You can't write against a read only replica"), str(e))
+        check_true(f"{label}: the old primary refuses writes with -READONLY",
+                   str(e).startswith("You can't write against a read only replica"), str(e))
 
 
 def replicaof_lines(node):
@@ -643,8 +607,8 @@ def check_rewritten(topo, new_port, label):
     new = topo.node_by_port(new_port)
     lines = wait_for(lambda: replicaof_lines(new) == [] or None, 10) is not None or \
         replicaof_lines(new) == []
-    check(f"{label}: the promoted node's config file was rewritten without replicaof", lines,
-          f"{new.conf}: {replicaof_lines(new)}")
+    check_true(f"{label}: the promoted node's config file was rewritten without replicaof", lines,
+               f"{new.conf}: {replicaof_lines(new)}")
 
 
 def safe(fn):
@@ -666,7 +630,7 @@ def scenario_a():
     load = None
     try:
         err = topo.start()
-        if not check(f"{label}: topology up (3 lockd, 3 sentinels)", err is None, err):
+        if not check_true(f"{label}: topology up (3 lockd, 3 sentinels)", err is None, err):
             return
         history = History()
         load = Load(topo, history)
@@ -676,8 +640,8 @@ def scenario_a():
         t_kill = time.monotonic()
         old.signal(signal.SIGKILL)
         new_port = topo.wait_failover(old.port)
-        if not check(f"{label}: sentinel promotes a replica", new_port,
-                     topo.sentinels[0].log_tail()):
+        if not check_true(f"{label}: sentinel promotes a replica", new_port,
+                          topo.sentinels[0].log_tail()):
             return
         note(f"{label}: promoted {new_port} {time.monotonic() - t_kill:.2f} s after the kill")
         wait_grants_after(history, t_kill)
@@ -703,7 +667,7 @@ def scenario_b():
     load = None
     try:
         err = topo.start()
-        if not check(f"{label}: topology up", err is None, err):
+        if not check_true(f"{label}: topology up", err is None, err):
             return
         history = History()
         load = Load(topo, history)
@@ -717,14 +681,14 @@ def scenario_b():
         t_stop = time.monotonic()
         old.signal(signal.SIGSTOP)
         new_port = topo.wait_failover(old.port)
-        if not check(f"{label}: sentinel promotes a replica while the primary is stopped",
-                     new_port, topo.sentinels[0].log_tail()):
+        if not check_true(f"{label}: sentinel promotes a replica while the primary is stopped",
+                          new_port, topo.sentinels[0].log_tail()):
             return
         wait_grants_after(history, t_stop)
         new = direct(new_port)
         grant = wait_for(lambda: new.execute_command("LOCK.ACQUIRE", "probe-b", "new-holder", 20000),
                          30, 0.2)
-        check(f"{label}: the new primary grants (after its lock-delay)", grant)
+        check_true(f"{label}: the new primary grants (after its lock-delay)", grant)
         stale.sendall(b"*4\r\n$12\r\nLOCK.ACQUIRE\r\n$7\r\nprobe-b\r\n$10\r\nold-holder\r\n"
                       b"$5\r\n20000\r\n")
         t_cont = time.monotonic()
@@ -739,8 +703,8 @@ def scenario_b():
         except OSError as e:
             reply += f"({e!r})".encode()
         stale.close()
-        check(f"{label}: the woken old primary grants no key the new one holds",
-              not reply.startswith(b":"), f"old primary replied {reply!r}")
+        check_true(f"{label}: the woken old primary grants no key the new one holds",
+                   not reply.startswith(b":"), f"old primary replied {reply!r}")
         time.sleep(1.0)
         load.stop()
         ops = history.snapshot()
@@ -752,8 +716,8 @@ def scenario_b():
         check_rewritten(topo, new_port, label)
         old_primary_is_replica(old, new_port, label)
         want = f"replicaof 127.0.0.1 {new_port}"
-        check(f"{label}: the old primary's config file now says {want}",
-              wait_for(lambda: replicaof_lines(old) == [want], 10), f"{replicaof_lines(old)}")
+        check_true(f"{label}: the old primary's config file now says {want}",
+                   wait_for(lambda: replicaof_lines(old) == [want], 10), f"{replicaof_lines(old)}")
     finally:
         if load:
             load.stop()
@@ -781,7 +745,7 @@ def scenario_c(ack, to_write=1, expect_bad=False, kind="lockd"):
     load = None
     try:
         err = topo.start()
-        if not check(f"{label}: topology up", err is None, err) and not expect_bad:
+        if not check_true(f"{label}: topology up", err is None, err) and not expect_bad:
             return
         if err:
             return
@@ -840,16 +804,16 @@ def scenario_c(ack, to_write=1, expect_bad=False, kind="lockd"):
                            if t_pause < o["resp"] < t_kill and o["result"] == "ok")
         note(f"{label}: {acked_during} calls acknowledged while the replicas were stopped")
         new_port = topo.wait_failover(old.port)
-        if not check(f"{label}: sentinel promotes a replica", new_port,
-                     topo.sentinels[0].log_tail()):
+        if not check_true(f"{label}: sentinel promotes a replica", new_port,
+                          topo.sentinels[0].log_tail()):
             return
         note(f"{label}: promoted {new_port} {time.monotonic() - t_kill:.2f} s after the kill "
              f"(down-after-milliseconds {topo.down_after})")
         if ack == "always" and locks and not expect_bad:
             checked, bad = check_kept(history, new_port, t_kill)
-            check(f"{label}: every acknowledged, unexpired lease is on the new primary "
-                  f"({checked} checked)", checked > 0 and not bad,
-                  "\n".join(bad) if bad else "no lease left to check")
+            check_true(f"{label}: every acknowledged, unexpired lease is on the new primary "
+                       f"({checked} checked)", checked > 0 and not bad,
+                       "\n".join(bad) if bad else "no lease left to check")
         contenders = topo.sentinel_client().master_for(MASTER, socket_timeout=5)
         master = contenders
         for attempt in range(6):
@@ -896,7 +860,7 @@ def main():
             note(f"{args}: the checker found {len(tok)} token regressions and "
                  f"{len(mut)} double holds")
     note(f"suite took {time.monotonic() - t0:.1f} s")
-    return 1 if failures else 0
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

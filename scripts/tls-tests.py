@@ -19,41 +19,10 @@ import sys
 import tempfile
 import time
 
+import tap  # noqa: E402  (scripts/tap.py: one line per check)
+from tap import ok, not_ok, check_equal, free_port  # noqa: E402
+
 SERVER = os.environ.get("LOCKD_SERVER", "build/lockd-server")
-n = 0
-failures = 0
-
-
-def ok(what):
-    global n
-    n += 1
-    print(f"ok {n} - {what}", flush=True)
-
-
-def not_ok(what, why=""):
-    global n, failures
-    n += 1
-    failures += 1
-    print(f"not ok {n} - {what}", flush=True)
-    if why:
-        print(f"#   {why}", flush=True)
-
-
-def check(what, actual, expected):
-    if actual == expected:
-        ok(what)
-    else:
-        not_ok(what, f"expected {expected!r}, got {actual!r}")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def make_certs(d):
     k = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
     script = f"""
@@ -140,10 +109,10 @@ def sentinel_checks(d):
                     return line.split(":", 1)[1].strip()
             return ""
 
-        check("replication over TLS: the replica's link to the primary's tls-port is up",
-              wait_until(lambda: info(r_port, "master_link_status") == "up", 20), True)
-        check("replication over TLS: the primary lists the replica at its tls-port",
-              f"port={r_tls}," in info(p_port, "slave0"), True)
+        check_equal("replication over TLS: the replica's link to the primary's tls-port is up",
+                    wait_until(lambda: info(r_port, "master_link_status") == "up", 20), True)
+        check_equal("replication over TLS: the primary lists the replica at its tls-port",
+                    f"port={r_tls}," in info(p_port, "slave0"), True)
 
         s_tls = [free_port(), free_port()]
         for i, port in enumerate(s_tls):
@@ -177,33 +146,33 @@ sentinel failover-timeout lockd 20000
             return str(r_tls) in out and "slave" in out and "master-link-status" in out and \
                 out[out.index("master-link-status") + 1] == "ok"
 
-        check("sentinel over TLS: SENTINEL REPLICAS finds the replica at its tls-port, link ok",
-              wait_until(replicas_ok, 30), True)
-        check("sentinel over TLS: SENTINEL SENTINELS lists the other sentinel (hello over TLS)",
-              bool(wait_until(lambda: str(s_tls[1]) in sentinel(0, "SENTINEL", "SENTINELS", "lockd"),
+        check_equal("sentinel over TLS: SENTINEL REPLICAS finds the replica at its tls-port, link ok",
+                    wait_until(replicas_ok, 30), True)
+        check_equal("sentinel over TLS: SENTINEL SENTINELS lists the other sentinel (hello over TLS)",
+                    bool(wait_until(lambda: str(s_tls[1]) in sentinel(0, "SENTINEL", "SENTINELS", "lockd"),
                               30)), True)
         flags = sentinel(1, "SENTINEL", "MASTER", "lockd")
-        check("sentinel over TLS: the primary is up (flags master)",
-              flags[flags.index("flags") + 1] if "flags" in flags else flags, "master")
-        check("sentinel over TLS: SENTINEL CKQUORUM",
-              " ".join(sentinel(0, "SENTINEL", "CKQUORUM", "lockd")).startswith("OK"), True)
+        check_equal("sentinel over TLS: the primary is up (flags master)",
+                    flags[flags.index("flags") + 1] if "flags" in flags else flags, "master")
+        check_equal("sentinel over TLS: SENTINEL CKQUORUM",
+                    " ".join(sentinel(0, "SENTINEL", "CKQUORUM", "lockd")).startswith("OK"), True)
 
         subprocess.run(["redis-cli", "-p", str(p_port), "LOCK.ACQUIRE", "seat", "alice", "60000"],
                        capture_output=True, timeout=10)
-        check("sentinel over TLS: SENTINEL FAILOVER", sentinel(0, "SENTINEL", "FAILOVER", "lockd"),
-              ["OK"])
-        check("sentinel over TLS: the replica is promoted (GET-MASTER-ADDR-BY-NAME)",
-              wait_until(lambda: sentinel(1, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "lockd") ==
+        check_equal("sentinel over TLS: SENTINEL FAILOVER", sentinel(0, "SENTINEL", "FAILOVER", "lockd"),
+                    ["OK"])
+        check_equal("sentinel over TLS: the replica is promoted (GET-MASTER-ADDR-BY-NAME)",
+                    wait_until(lambda: sentinel(1, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "lockd") ==
                          ["127.0.0.1", str(r_tls)], 60), True)
-        check("sentinel over TLS: the promoted node says role:master",
-              wait_until(lambda: info(r_port, "role") == "master", 30), True)
-        check("sentinel over TLS: the old primary follows the new one over TLS",
-              wait_until(lambda: info(p_port, "role") == "slave" and
+        check_equal("sentinel over TLS: the promoted node says role:master",
+                    wait_until(lambda: info(r_port, "role") == "master", 30), True)
+        check_equal("sentinel over TLS: the old primary follows the new one over TLS",
+                    wait_until(lambda: info(p_port, "role") == "slave" and
                          info(p_port, "master_port") == str(r_tls) and
                          info(p_port, "master_link_status") == "up", 60), True)
         out = subprocess.run(["redis-cli", "-p", str(r_port), "LOCK.FENCE", "seat"],
                              capture_output=True, text=True, timeout=10).stdout.strip()
-        check("sentinel over TLS: the promoted node kept the lock and its token", out, "1")
+        check_equal("sentinel over TLS: the promoted node kept the lock and its token", out, "1")
     finally:
         stop(procs)
 
@@ -222,16 +191,16 @@ def tls_port_checks(d):
             r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
             return (r.stdout + r.stderr).strip()
 
-        check("CONFIG SET tls-port opens a TLS listener",
-              run(plain + ["CONFIG", "SET", "tls-port", str(p1)]), "OK")
-        check("redis-cli --tls on the new tls-port", run(tls + [str(p1), "PING"]), "PONG")
-        check("CONFIG SET tls-port moves it", run(plain + ["CONFIG", "SET", "tls-port", str(p2)]),
-              "OK")
-        check("redis-cli --tls on the moved tls-port", run(tls + [str(p2), "PING"]), "PONG")
-        check("the old tls-port is closed", "PONG" in run(tls + [str(p1), "PING"]), False)
-        check("CONFIG SET tls-port 0 closes it", run(plain + ["CONFIG", "SET", "tls-port", "0"]),
-              "OK")
-        check("nothing on the closed tls-port", "PONG" in run(tls + [str(p2), "PING"]), False)
+        check_equal("CONFIG SET tls-port opens a TLS listener",
+                    run(plain + ["CONFIG", "SET", "tls-port", str(p1)]), "OK")
+        check_equal("redis-cli --tls on the new tls-port", run(tls + [str(p1), "PING"]), "PONG")
+        check_equal("CONFIG SET tls-port moves it", run(plain + ["CONFIG", "SET", "tls-port", str(p2)]),
+                    "OK")
+        check_equal("redis-cli --tls on the moved tls-port", run(tls + [str(p2), "PING"]), "PONG")
+        check_equal("the old tls-port is closed", "PONG" in run(tls + [str(p1), "PING"]), False)
+        check_equal("CONFIG SET tls-port 0 closes it", run(plain + ["CONFIG", "SET", "tls-port", "0"]),
+                    "OK")
+        check_equal("nothing on the closed tls-port", "PONG" in run(tls + [str(p2), "PING"]), False)
     finally:
         stop([proc])
 
@@ -264,30 +233,30 @@ def main():
             r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
             return (r.stdout + r.stderr).strip()
 
-        check("redis-cli --tls: PING", run(with_cert + ["PING"]), "PONG")
-        check("redis-cli --tls: LOCK.ACQUIRE", run(with_cert + ["LOCK.ACQUIRE", "k", "a", "60000"]), "1")
-        check("redis-cli --tls: LOCK.FENCE", run(with_cert + ["LOCK.FENCE", "k"]), "1")
-        check("redis-cli --tls: SET NX PX", run(with_cert + ["SET", "s", "v", "NX", "PX", "60000"]), "OK")
-        check("redis-cli --tls: SET NX PX on a held key", run(with_cert + ["SET", "s", "w", "NX", "PX", "60000"]), "")
-        check("redis-cli --tls: LOCK.RELEASE", run(with_cert + ["LOCK.RELEASE", "k", "a", "1"]), "1")
+        check_equal("redis-cli --tls: PING", run(with_cert + ["PING"]), "PONG")
+        check_equal("redis-cli --tls: LOCK.ACQUIRE", run(with_cert + ["LOCK.ACQUIRE", "k", "a", "60000"]), "1")
+        check_equal("redis-cli --tls: LOCK.FENCE", run(with_cert + ["LOCK.FENCE", "k"]), "1")
+        check_equal("redis-cli --tls: SET NX PX", run(with_cert + ["SET", "s", "v", "NX", "PX", "60000"]), "OK")
+        check_equal("redis-cli --tls: SET NX PX on a held key", run(with_cert + ["SET", "s", "w", "NX", "PX", "60000"]), "")
+        check_equal("redis-cli --tls: LOCK.RELEASE", run(with_cert + ["LOCK.RELEASE", "k", "a", "1"]), "1")
         out = run(cli + ["PING"])
-        check("redis-cli --tls without a certificate is refused (tls-auth-clients yes)", "PONG" in out, False)
+        check_equal("redis-cli --tls without a certificate is refused (tls-auth-clients yes)", "PONG" in out, False)
         out = run(cli + ["--cert", f"{d}/expired.crt", "--key", f"{d}/expired.key", "PING"])
-        check("redis-cli --tls with an expired certificate is refused", "PONG" in out, False)
+        check_equal("redis-cli --tls with an expired certificate is refused", "PONG" in out, False)
         out = run(cli + ["--cert", f"{d}/stranger.crt", "--key", f"{d}/stranger.key", "PING"])
-        check("redis-cli --tls with another CA's certificate is refused", "PONG" in out, False)
-        check("CONFIG SET tls-auth-clients optional",
-              run(["redis-cli", "-p", str(port), "CONFIG", "SET", "tls-auth-clients", "optional"]), "OK")
-        check("redis-cli --tls without a certificate, tls-auth-clients optional", run(cli + ["PING"]), "PONG")
-        check("plain redis-cli on the TLS port gets no reply",
-              "PONG" in run(["redis-cli", "-p", str(tls_port), "PING"]), False)
+        check_equal("redis-cli --tls with another CA's certificate is refused", "PONG" in out, False)
+        check_equal("CONFIG SET tls-auth-clients optional",
+                    run(["redis-cli", "-p", str(port), "CONFIG", "SET", "tls-auth-clients", "optional"]), "OK")
+        check_equal("redis-cli --tls without a certificate, tls-auth-clients optional", run(cli + ["PING"]), "PONG")
+        check_equal("plain redis-cli on the TLS port gets no reply",
+                    "PONG" in run(["redis-cli", "-p", str(tls_port), "PING"]), False)
 
         # Python's ssl module, speaking RESP itself.
         ctx = ssl.create_default_context(cafile=f"{d}/ca.crt")
         ctx.load_cert_chain(f"{d}/client.crt", f"{d}/client.key")
         with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                check("python ssl: negotiated TLSv1.3", s.version(), "TLSv1.3")
+                check_equal("python ssl: negotiated TLSv1.3", s.version(), "TLSv1.3")
                 s.sendall(resp("LOCK.ACQUIRE", "py", "me", "60000") + resp("LOCK.INFO", "py"))
                 data = b""
                 while not data.endswith(b"waiters\r\n:0\r\n"):
@@ -296,16 +265,16 @@ def main():
                         break
                     data += chunk
                 token = data.split(b"\r\n", 1)[0][1:]
-                check("python ssl: LOCK.ACQUIRE then LOCK.INFO",
-                      data.startswith(b":" + token + b"\r\n*8\r\n$6\r\nholder\r\n$2\r\nme\r\n"
+                check_equal("python ssl: LOCK.ACQUIRE then LOCK.INFO",
+                            data.startswith(b":" + token + b"\r\n*8\r\n$6\r\nholder\r\n$2\r\nme\r\n"
                                       b"$5\r\ntoken\r\n:" + token + b"\r\n$6\r\nttl_ms\r\n"),
-                      True)
+                            True)
         ctx12 = ssl.create_default_context(cafile=f"{d}/ca.crt")
         ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
         with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as raw:
             with ctx12.wrap_socket(raw, server_hostname="localhost") as s:
                 s.sendall(resp("PING"))
-                check("python ssl: TLSv1.2", (s.version(), s.recv(100)), ("TLSv1.2", b"+PONG\r\n"))
+                check_equal("python ssl: TLSv1.2", (s.version(), s.recv(100)), ("TLSv1.2", b"+PONG\r\n"))
 
         # redis-py with ssl=True (Debian's python3-redis, as the client suites
         # use it), its Lock included.
@@ -323,24 +292,24 @@ out.append(r.exists("rplock"))
 print(out)
 """
         r = subprocess.run([py, "-c", snippet], capture_output=True, text=True, timeout=30)
-        check("redis-py ssl=True: PING, LOCK.ACQUIRE, SET NX PX, Lock",
-              (r.stdout + r.stderr).strip(), "[True, True, True, None, True, True, 0]")
+        check_equal("redis-py ssl=True: PING, LOCK.ACQUIRE, SET NX PX, Lock",
+                    (r.stdout + r.stderr).strip(), "[True, True, True, None, True, True, 0]")
 
         # HTTP over TLS.
         r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", f"{d}/ca.crt",
                             "-o", "/dev/null", "-w", "%{http_code}",
                             f"https://localhost:{http_port}/healthz"],
                            capture_output=True, text=True, timeout=20)
-        check("curl --cacert https://localhost/healthz", r.stdout, "200")
+        check_equal("curl --cacert https://localhost/healthz", r.stdout, "200")
         r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", f"{d}/ca.crt",
                             "-H", "Content-Type: application/json", "-d",
                             '{"key":"web","holder":"h","ttl_ms":60000}',
                             f"https://localhost:{http_port}/v1/acquire"],
                            capture_output=True, text=True, timeout=20)
-        check("curl over TLS: POST /v1/acquire grants", '"token"' in r.stdout, True)
+        check_equal("curl over TLS: POST /v1/acquire grants", '"token"' in r.stdout, True)
         r = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{http_port}/healthz"],
                            capture_output=True, text=True, timeout=20)
-        check("plain HTTP on the TLS HTTP listener is refused", r.returncode != 0, True)
+        check_equal("plain HTTP on the TLS HTTP listener is refused", r.returncode != 0, True)
 
         # openssl s_client with TLS 1.2 asks to renegotiate ("R"): refused,
         # and the server keeps serving.
@@ -351,10 +320,10 @@ print(out)
              f" -key {d}/client.key"],
             capture_output=True, text=True, timeout=30)
         after = (r.stdout + r.stderr).split("RENEGOTIATING", 1)
-        check("s_client: renegotiation is refused (no renegotiated session serves PING)",
-              len(after) == 2 and "no renegotiation" in after[1] and "+PONG" not in after[1], True)
-        check("the server still answers after the renegotiation attempt",
-              run(with_cert + ["PING"]), "PONG")
+        check_equal("s_client: renegotiation is refused (no renegotiated session serves PING)",
+                    len(after) == 2 and "no renegotiation" in after[1] and "+PONG" not in after[1], True)
+        check_equal("the server still answers after the renegotiation attempt",
+                    run(with_cert + ["PING"]), "PONG")
 
         tls_port_checks(d)
         sentinel_checks(d)
@@ -368,7 +337,7 @@ print(out)
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(d, ignore_errors=True)
-    return 1 if failures else 0
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":
