@@ -36,6 +36,14 @@ bool WaitFor(const std::function<bool()>& done, int timeout_ms, int step_ms = 10
 // A port that was free a moment ago (bound to 0 on 127.0.0.1, read, closed).
 int FreePort();
 
+// A blocking TCP connection to 127.0.0.1:`port` with TCP_NODELAY, or -1.
+int ConnectLoopback(int port);
+
+// One HTTP request on a fresh connection to 127.0.0.1:`port` (the request
+// should say Connection: close); the whole response, or "" when the
+// connection failed. Reads time out after 5 s.
+std::string HttpOnce(int port, const std::string& request);
+
 // The server binary, relative to the repository root.
 std::string ServerBinary();
 

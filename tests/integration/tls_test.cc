@@ -40,22 +40,6 @@ std::vector<std::string> TlsArgs(int tls_port, std::vector<std::string> extra = 
   return args;
 }
 
-int ConnectTcp(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
 // Whether the server closed `fd` (EOF or reset) within `timeout_ms`, reading
 // and dropping whatever it sends meanwhile.
 bool ClosedWithin(int fd, int timeout_ms) {
@@ -93,7 +77,7 @@ class TlsClient {
       SSL_CTX_use_certificate_chain_file(ctx_, o.cert.c_str());
       SSL_CTX_use_PrivateKey_file(ctx_, o.key.c_str(), SSL_FILETYPE_PEM);
     }
-    fd_ = ConnectTcp(port);
+    fd_ = ConnectLoopback(port);
     if (fd_ < 0) return;
     timeval tv{5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -336,7 +320,7 @@ TEST_CASE("tls: HTTP over TLS with http-tls") {
   std::string head = c.Read(12);
   CHECK(head == "HTTP/1.1 200");
   // Plain HTTP on it is refused.
-  int fd = ConnectTcp(http_port);
+  int fd = ConnectLoopback(http_port);
   REQUIRE(fd >= 0);
   std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   CHECK(send(fd, get.data(), get.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(get.size()));
@@ -361,7 +345,7 @@ TEST_CASE("tls hostile: plain text, garbage and oversized record headers each cl
           std::string("\x16\x03\x01\x40\x00", 5) + std::string(0x4000, 'C'),
   };
   for (const std::string& bytes : inputs) {
-    int fd = ConnectTcp(tls_port);
+    int fd = ConnectLoopback(tls_port);
     REQUIRE(fd >= 0);
     send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     CHECK(ClosedWithin(fd, 5000));
@@ -380,7 +364,7 @@ TEST_CASE("tls hostile: plain text, garbage and oversized record headers each cl
   // client may take a moment to be counted).
   CHECK(WaitFor([&] { return srv.Info("clients", "connected_clients") == "2"; }, 5000));
   // A 100 MB stream of garbage costs one read, not 100 MB.
-  int fd = ConnectTcp(tls_port);
+  int fd = ConnectLoopback(tls_port);
   REQUIRE(fd >= 0);
   const int64_t rss_before = srv.RssBytes();
   std::string junk(1024 * 1024, 'Z');
@@ -401,8 +385,8 @@ TEST_CASE("tls hostile: a handshake that never finishes is closed after its dead
   const int tls_port = FreePort();
   START_SERVER(srv, TlsArgs(tls_port));
   // Half a ClientHello record, then silence; another sends nothing at all.
-  int half = ConnectTcp(tls_port);
-  int silent = ConnectTcp(tls_port);
+  int half = ConnectLoopback(tls_port);
+  int silent = ConnectLoopback(tls_port);
   REQUIRE(half >= 0);
   REQUIRE(silent >= 0);
   const std::string partial("\x16\x03\x01\x01\x00\x01\x00", 7);
@@ -443,7 +427,7 @@ TEST_CASE("tls hostile: a handshake flood; the plain port keeps answering and me
   }
   std::vector<int> stalled;
   for (int i = 0; i < 300; ++i) {
-    int fd = ConnectTcp(tls_port);
+    int fd = ConnectLoopback(tls_port);
     if (fd < 0) break;
     send(fd, "\x16\x03\x01\x02\x00", 5, MSG_NOSIGNAL);
     stalled.push_back(fd);
