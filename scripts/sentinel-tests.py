@@ -30,6 +30,7 @@ process started here is killed by its PID at the end of its scenario."""
 import bisect
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -59,6 +60,8 @@ MASTER = "m"
 # Scenario c's leases that must outlive the failover. The promoted node's
 # lock-delay runs until about then, so this also bounds that scenario.
 LONG_TTL_MS = 15000
+# What scenario c returns when its failover outlasted the leases it checks.
+INCONCLUSIVE = "inconclusive"
 def wait_for(cond, timeout, step=0.1):
     """Polls cond() until it returns a true value or timeout seconds pass."""
     end = time.monotonic() + timeout
@@ -169,6 +172,16 @@ sentinel parallel-syncs {MASTER} 2
                 return "".join(f.readlines()[-lines:])
         except OSError:
             return ""
+
+    def failover_events(self):
+        """The log's failover lines (+try-failover, +elected-leader,
+        -failover-abort-*, +promoted-slave, ...): why a failover was slow."""
+        try:
+            with open(os.path.join(self.dir, "sentinel.log")) as f:
+                return [line.rstrip() for line in f
+                        if re.search(r"[-+](try-failover|elected|failover|promoted|sdown|odown)", line)]
+        except OSError:
+            return []
 
 
 class Topology:
@@ -807,10 +820,19 @@ def scenario_c(ack, to_write=1, expect_bad=False, kind="lockd"):
         if not check_true(f"{label}: sentinel promotes a replica", new_port,
                           topo.sentinels[0].log_tail()):
             return
-        note(f"{label}: promoted {new_port} {time.monotonic() - t_kill:.2f} s after the kill "
+        took = time.monotonic() - t_kill
+        note(f"{label}: promoted {new_port} {took:.2f} s after the kill "
              f"(down-after-milliseconds {topo.down_after})")
         if ack == "always" and locks and not expect_bad:
             checked, bad = check_kept(history, new_port, t_kill)
+            if checked == 0 and not bad and took * 1000 > LONG_TTL_MS - 3000:
+                # Sentinel took so long (a split vote or an aborted attempt
+                # waits 2 x failover-timeout before the next) that every lease
+                # had ended: nothing was checked, so the run says nothing.
+                for i, sentinel in enumerate(topo.sentinels):
+                    for line in sentinel.failover_events()[-12:]:
+                        note(f"sentinel{i}: {line}")
+                return INCONCLUSIVE
             check_true(f"{label}: every acknowledged, unexpired lease is on the new primary "
                        f"({checked} checked)", checked > 0 and not bad,
                        "\n".join(bad) if bad else "no lease left to check")
@@ -850,7 +872,14 @@ def main():
     if "c-reservations" in only:
         scenario_c("reservations")
     if "c-always" in only:
-        scenario_c("always")
+        for attempt in range(2):
+            if scenario_c("always") is not INCONCLUSIVE:
+                break
+            if attempt == 0:
+                note("c (lock-replica-ack always): the failover outlasted every lease; once more")
+            else:
+                not_ok("c (lock-replica-ack always): a failover within the leases' "
+                       f"{LONG_TTL_MS} ms, in two tries")
     if os.environ.get("LOCKD_SENTINEL_UNSAFE") == "1":
         # The same scenario with the safety off, and on redis-server, where
         # Sentinel is known to hand one lock to two clients: what the
