@@ -328,6 +328,25 @@ bench_run() {
     "$round" "$side" "${name/PN/P$PIPELINE}" "$(fmt "$rps")" "$p50" "$p99" "$cpu_us"
 }
 
+# round_order ROUND: the order the two servers run in a round, flipped every
+# round so that neither always runs first (right after the other's run, or
+# in whatever the machine was doing just before).
+round_order() { if [ $(($1 % 2)) = 1 ]; then echo lockd redis; else echo redis lockd; fi; }
+
+# paired_line LABEL KEY: the per-round lockd/redis ratios of R[KEY,*] and
+# their median: adjacent runs share whatever else the machine was doing, so
+# these drift less than the ratio of the medians.
+paired_line() {
+  local -a lockd_runs redis_runs
+  local paired="" i
+  read -ra lockd_runs <<<"${R[$2,lockd]:-}"
+  read -ra redis_runs <<<"${R[$2,redis]:-}"
+  for i in "${!lockd_runs[@]}"; do
+    paired+="$(ratio "${lockd_runs[$i]}" "${redis_runs[$i]:-}") "
+  done
+  printf '  %s: lockd/redis per round %s(median %s)\n' "$1" "$paired" "$(median "$paired")"
+}
+
 # cpu_ticks PID: user + system CPU time of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CLK_TCK=$(getconf CLK_TCK)
@@ -349,7 +368,7 @@ rps_rounds() {
       check_acquire "$side"
     done
     for name in "$@"; do
-      for side in lockd redis; do
+      for side in $(round_order "$r"); do
         # shellcheck disable=SC2046
         case $name in
           P1 | P1-aof | P1-es) bench_run "$side" "$name" "$r/$rounds" "$REQUESTS" 1 \
@@ -371,20 +390,13 @@ rps_rounds() {
   done
   # Besides the ratio of the medians (the summary's figure), the median of the
   # per-round ratios: adjacent runs share whatever else the machine was doing.
-  local paired i
   for name in "$@"; do
-    local -a lockd_runs redis_runs
-    read -ra lockd_runs <<<"${R[$name,lockd]}"
-    read -ra redis_runs <<<"${R[$name,redis]}"
-    paired=""
-    for i in "${!lockd_runs[@]}"; do
-      paired+="$(ratio "${lockd_runs[$i]}" "${redis_runs[$i]}") "
-    done
-    printf '  median %-8s lockd %s rps (%s), redis %s rps (%s): lockd/redis %s;' \
+    printf '  median %-8s lockd %s rps (%s), redis %s rps (%s): lockd/redis %s\n' \
       "${name/PN/P$PIPELINE}" "$(fmt "$(med "$name,lockd")")" "$(range "$name,lockd")" \
       "$(fmt "$(med "$name,redis")")" "$(range "$name,redis")" \
       "$(ratio "$(med "$name,lockd")" "$(med "$name,redis")")"
-    printf ' per round %s(median %s)\n' "$paired" "$(median "$paired")"
+    paired_line "${name/PN/P$PIPELINE} rps" "$name"
+    [[ $name == P1* || $name == PING ]] && paired_line "${name} server CPU per request" "cpu:$name"
   done
 }
 
@@ -493,7 +505,7 @@ redlock_rounds() {
       c=${name%-*}
       n=$REQUESTS p=1
       [ "${name#*-}" = PN ] && n=$REQUESTS_P16 p=$PIPELINE
-      for side in lockd redis; do
+      for side in $(round_order "$r"); do
         if [ -n "${RL_WHY[$c,$side]:-}" ]; then
           [ "$r" = 1 ] && printf '  round %-5s %-5s %-12s skipped: %s answered "%s"\n' "$r/$ROUNDS" "$side" \
             "rl-${name/PN/P$PIPELINE}" "$side" "${RL_WHY[$c,$side]:0:90}"
@@ -504,6 +516,9 @@ redlock_rounds() {
       done
     done
     for side in lockd redis; do stop_server "$side"; done
+  done
+  for name in set-P1 acq-P1 rel-P1; do
+    paired_line "rl-$name server CPU per request" "cpu:rl-$name"
   done
 }
 
