@@ -252,6 +252,11 @@ class Topology:
             return p if direct(p).execute_command("ROLE")[0] == "master" else None
         return wait_for(promoted, timeout, 0.1)
 
+    def failover_events(self, last=8):
+        """Each sentinel's latest failover log lines, labelled."""
+        return [f"sentinel{i}: {line}" for i, s in enumerate(self.sentinels)
+                for line in s.failover_events()[-last:]]
+
     def sentinel_client(self):
         return redis.sentinel.Sentinel([("127.0.0.1", s.port) for s in self.sentinels],
                                        socket_timeout=2, socket_connect_timeout=2)
@@ -592,12 +597,27 @@ def clients_followed(ops, since, label):
                       len(after) > 0)
 
 
-def old_primary_is_replica(node, new_port, label, timeout=40):
-    role = wait_for(lambda: node.role() == "slave" and
-                    int(direct(node.port).execute_command("ROLE")[2]) == new_port, timeout, 0.2)
-    if not check_true(f"{label}: the old primary is a replica of the new one (ROLE)", role,
-                      f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}"):
-        return
+def old_primary_is_replica(topo, node, new_port, label, timeout=40):
+    """The restarted or woken old primary follows the primary the sentinels
+    name: the one promoted, or a later one if Sentinel failed over again
+    meanwhile (noted, with the sentinels' failover events). Returns the port
+    it follows, or None."""
+    def follows_current():
+        current = topo.master_port()
+        if current is None or current == node.port or node.role() != "slave":
+            return None
+        followed = int(direct(node.port).execute_command("ROLE")[2])
+        return current if followed == current else None
+    followed = wait_for(follows_current, timeout, 0.2)
+    if followed and followed != new_port:
+        note(f"{label}: Sentinel failed over again, from {new_port} to {followed}")
+        for line in topo.failover_events():
+            note(line)
+    if not check_true(f"{label}: the old primary is a replica of the new one (ROLE)", followed,
+                      f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}, "
+                      f"sentinels name {safe(topo.master_port)}\n" +
+                      "\n".join(topo.failover_events())):
+        return None
     c = direct(node.port)
     try:
         got = c.execute_command("LOCK.ACQUIRE", "probe-old", "someone", 1000)
@@ -607,6 +627,7 @@ def old_primary_is_replica(node, new_port, label, timeout=40):
     except redis.ResponseError as e:
         check_true(f"{label}: the old primary refuses writes with -READONLY",
                    str(e).startswith("You can't write against a read only replica"), str(e))
+    return followed
 
 
 def replicaof_lines(node):
@@ -667,7 +688,7 @@ def scenario_a():
         # The old primary restarts from its own config file (which still says
         # primary): sentinel must turn it into a replica.
         old.start()
-        old_primary_is_replica(old, new_port, label)
+        old_primary_is_replica(topo, old, new_port, label)
     finally:
         if load:
             load.stop()
@@ -727,8 +748,8 @@ def scenario_b():
         clients_followed(ops, t_stop, label)
         run_checks(label, ops)
         check_rewritten(topo, new_port, label)
-        old_primary_is_replica(old, new_port, label)
-        want = f"replicaof 127.0.0.1 {new_port}"
+        primary = old_primary_is_replica(topo, old, new_port, label) or new_port
+        want = f"replicaof 127.0.0.1 {primary}"
         check_true(f"{label}: the old primary's config file now says {want}",
                    wait_for(lambda: replicaof_lines(old) == [want], 10), f"{replicaof_lines(old)}")
     finally:
@@ -829,9 +850,8 @@ def scenario_c(ack, to_write=1, expect_bad=False, kind="lockd"):
                 # Sentinel took so long (a split vote or an aborted attempt
                 # waits 2 x failover-timeout before the next) that every lease
                 # had ended: nothing was checked, so the run says nothing.
-                for i, sentinel in enumerate(topo.sentinels):
-                    for line in sentinel.failover_events()[-12:]:
-                        note(f"sentinel{i}: {line}")
+                for line in topo.failover_events(12):
+                    note(line)
                 return INCONCLUSIVE
             check_true(f"{label}: every acknowledged, unexpired lease is on the new primary "
                        f"({checked} checked)", checked > 0 and not bad,
