@@ -396,7 +396,9 @@ rps_rounds() {
       "$(fmt "$(med "$name,redis")")" "$(range "$name,redis")" \
       "$(ratio "$(med "$name,lockd")" "$(med "$name,redis")")"
     paired_line "${name/PN/P$PIPELINE} rps" "$name"
-    [[ $name == P1* || $name == PING ]] && paired_line "${name} server CPU per request" "cpu:$name"
+    if [[ $name == P1* || $name == PING ]]; then
+      paired_line "${name} server CPU per request" "cpu:$name"
+    fi
   done
 }
 
