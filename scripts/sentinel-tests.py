@@ -179,7 +179,7 @@ sentinel parallel-syncs {MASTER} 2
         try:
             with open(os.path.join(self.dir, "sentinel.log")) as f:
                 return [line.rstrip() for line in f
-                        if re.search(r"[-+](try-failover|elected|failover|promoted|sdown|odown)", line)]
+                        if re.search(r"[-+](failover|elected|promoted|sdown|odown)", line)]
         except OSError:
             return []
 
@@ -604,20 +604,22 @@ def old_primary_is_replica(topo, node, new_port, label, timeout=40):
     it follows, or None."""
     def follows_current():
         current = topo.master_port()
-        if current is None or current == node.port or node.role() != "slave":
+        if current is None or current == node.port:
             return None
-        followed = int(direct(node.port).execute_command("ROLE")[2])
-        return current if followed == current else None
+        role = direct(node.port, 2).execute_command("ROLE")
+        return current if role[0] == "slave" and int(role[2]) == current else None
     followed = wait_for(follows_current, timeout, 0.2)
-    if followed and followed != new_port:
+    what = f"{label}: the old primary is a replica of the new one (ROLE)"
+    if not followed:
+        not_ok(what, f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}, "
+                     f"sentinels name {safe(topo.master_port)}\n" +
+                     "\n".join(topo.failover_events()))
+        return None
+    ok(what)
+    if followed != new_port:
         note(f"{label}: Sentinel failed over again, from {new_port} to {followed}")
         for line in topo.failover_events():
             note(line)
-    if not check_true(f"{label}: the old primary is a replica of the new one (ROLE)", followed,
-                      f"ROLE: {safe(lambda: direct(node.port).execute_command('ROLE'))}, "
-                      f"sentinels name {safe(topo.master_port)}\n" +
-                      "\n".join(topo.failover_events())):
-        return None
     c = direct(node.port)
     try:
         got = c.execute_command("LOCK.ACQUIRE", "probe-old", "someone", 1000)
